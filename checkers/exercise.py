@@ -1,0 +1,181 @@
+"""What an exercise is: a named student function, the properties it is held to, and its points.
+
+An exercise is declared once, in `checkers/specs/<assignment>.py`; the generic property builders
+in `checkers/properties.py` turn one declaration (a layer pair, a loss, a function) into the
+`Exercise` objects defined here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+from grader.submission import CallOutcome, Handle, StudentError, Submission
+
+
+@dataclass(frozen=True)
+class Case:
+    """One drawn input: the call's arguments by their contract names, in call order, and a seed
+    for whatever else the property draws on this case (upstream gradients, directions)."""
+
+    args: dict[str, Any]
+    seed: int = 0
+
+    def rng(self, salt: int = 0) -> np.random.Generator:
+        """A generator for the property's extra draws on this case."""
+        return np.random.default_rng([self.seed, salt])
+
+    def with_args(self, **changes: Any) -> "Case":
+        """The same case with some arguments replaced."""
+        return replace(self, args={**self.args, **changes})
+
+    def without(self, *names: str) -> "Case":
+        """The same case with some (defaulted) arguments left out of the call."""
+        return replace(self, args={k: v for k, v in self.args.items() if k not in names})
+
+
+class PropertyFailure(Exception):
+    """A property does not hold on a case.
+
+    summary: one line with no values of the example (safe to show for hidden examples);
+    details: lines with values (the worst element, the input), withheld when examples are hidden;
+    hints: known mistakes that explain the failure;
+    diagnosis: which of the student's own functions is at fault, where that can be told.
+    """
+
+    def __init__(self, summary: str, details: list[str] | None = None, hints: list[str] | None = None,
+                 diagnosis: str | None = None, error: StudentError | None = None):
+        super().__init__(summary)
+        self.summary = summary
+        self.details = list(details or [])
+        self.hints = list(hints or [])
+        self.diagnosis = diagnosis
+        self.error = error
+        self.case: Case | None = None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known mistake, recognised by what it makes the student's function return.
+
+    `quantity` names what it changes ("output", "gradients", "loss"); `expected` gets the case
+    and the correct value of that quantity (in the same structure the property compares) and
+    returns what the mistaken code would give. When the student's value matches it, `hint` is
+    shown with the failure.
+    """
+
+    hint: str
+    quantity: str
+    expected: Callable[[Case, Any], Any]
+
+
+@dataclass(frozen=True)
+class Property:
+    """One checkable claim about an exercise.
+
+    check(context, case) raises PropertyFailure when the claim does not hold on case.
+    cases: the strategy it draws from (the exercise's inputs unless it needs its own).
+    essential: a failure costs all of the exercise's points; otherwise only `weight`'s share.
+    """
+
+    name: str
+    description: str
+    check: Callable[["Context", Case], None]
+    cases: st.SearchStrategy | None = None
+    weight: float = 1.0
+    essential: bool = True
+
+
+@dataclass
+class Exercise:
+    """One contract function, graded on its own."""
+
+    name: str
+    assignment: str
+    module: str
+    summary: str
+    properties: list[Property]
+    cases: st.SearchStrategy
+    points: float = 0.0
+    #: Other student functions this one is checked through (a backward needs its forward).
+    needs: tuple[str, ...] = ()
+
+    def property(self, name: str) -> Property:
+        """The property called `name`."""
+        for p in self.properties:
+            if p.name == name:
+                return p
+        raise KeyError(f"{self.name} has no property {name!r}; it has {', '.join(p.name for p in self.properties)}")
+
+
+class Context:
+    """What a property's check may use: calls into the submission, on behalf of one exercise."""
+
+    def __init__(self, exercise: Exercise, submission: Submission):
+        self.exercise = exercise
+        self.submission = submission
+
+    def call(self, function: str, *args: Any, keep: tuple[int, ...] = (), **kwargs: Any) -> CallOutcome:
+        """Call a function of the exercise's module; a student error becomes a PropertyFailure."""
+        outcome = self.try_call(function, *args, keep=keep, **kwargs)
+        if outcome.error is not None:
+            raise PropertyFailure(outcome.error.describe(), details=_traceback_lines(outcome.error), error=outcome.error)
+        return outcome
+
+    def try_call(self, function: str, *args: Any, keep: tuple[int, ...] = (), **kwargs: Any) -> CallOutcome:
+        """Call a function of the exercise's module; the outcome may hold a student error."""
+        ex = self.exercise
+        return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep)
+
+    def forget(self, handle: Handle) -> None:
+        """Drop a cache the student's side keeps for us."""
+        self.submission.forget(handle)
+
+
+def _traceback_lines(error: StudentError) -> list[str]:
+    return [line for line in error.traceback.splitlines() if line.strip()][-6:] if error.traceback else []
+
+
+@dataclass
+class PropertyResult:
+    """The verdict on one property."""
+
+    name: str
+    passed: bool
+    message: str = ""
+    weight: float = 1.0
+    essential: bool = True
+    checked: bool = True
+    replay: str = ""
+    hints: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExerciseResult:
+    """The verdict on one exercise, with its points."""
+
+    name: str
+    assignment: str
+    max_points: float
+    properties: list[PropertyResult]
+    status: str = "checked"  # checked | missing | not_implemented | module_error
+    reason: str = ""
+    seconds: float = 0.0
+    student_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "checked" and all(p.passed for p in self.properties)
+
+    @property
+    def points(self) -> float:
+        """All points when every property holds; none when an essential one fails; otherwise
+        the share of the weights that hold."""
+        if self.status != "checked" or any(p.essential and not p.passed for p in self.properties):
+            return 0.0
+        total = sum(p.weight for p in self.properties)
+        earned = sum(p.weight for p in self.properties if p.passed)
+        return round(self.max_points * earned / total, 2) if total else self.max_points

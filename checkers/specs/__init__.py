@@ -1,0 +1,1 @@
+"""One module per assignment, each a list `EXERCISES` of declarations (see checkers.properties)."""

@@ -1,0 +1,147 @@
+"""The `dlgrade` command line: release, check, list, demo."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from grader.release import ReleaseError, available, release
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def run_checks(names: list[str], path: Path, profile_name: str = "student", seed: int | None = None,
+               only: str | None = None, reveal: bool | None = None):
+    """Check the named exercises (or assignments) of the submission in `path`.
+    Returns (profile, results). Raises KeyError for unknown names."""
+    from checkers.profiles import get_profile
+    from checkers.registry import select
+    from checkers.runner import check_exercise
+    from grader.submission import InProcessSubmission
+
+    exercises = select(names)
+    profile = get_profile(profile_name, seed, reveal)
+    replay = _replay_command(path, profile)
+    with InProcessSubmission(path) as submission:
+        results = [check_exercise(e, submission, profile, only=only, replay=replay) for e in exercises]
+    return profile, results
+
+
+def _replay_command(path: Path, profile) -> str:
+    """The command that reruns exactly one failing property; none where the seed is secret."""
+    if not profile.reveal_examples:
+        return ""
+    parts = ["dlgrade", "check", "{exercise}", "--property", "{property}", "--seed", str(profile.seed),
+             "--path", shlex.quote(str(path))]
+    if profile.name != "student":
+        parts += ["--profile", profile.name]
+    return " ".join(parts)
+
+
+def _default_path() -> Path:
+    return Path("assignments") if Path("assignments").is_dir() else Path(".")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """dlgrade: deep-learning exercises checked by properties against torch references."""
+
+
+@main.command("release")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("assignment", nargs=-1)
+def release_command(out: Path, assignment: tuple[str, ...]) -> None:
+    """Write the student version of ASSIGNMENT (default: all) into OUT: stubs that raise
+    NotImplementedError, with full signatures and docstrings, and no solution text."""
+    names = list(assignment) or available()
+    unknown = [a for a in names if a not in available()]
+    if unknown:
+        raise click.UsageError(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(available())}")
+    try:
+        written = release(out, names)
+    except ReleaseError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"released {', '.join(names)} to {out} ({len(written)} files)")
+
+
+@main.command("check")
+@click.argument("names", nargs=-1)
+@click.option("--path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder laid out like the release (PATH/a1_backprop/layers.py). "
+                   "Default: ./assignments if it exists, else the current folder.")
+@click.option("--profile", "profile_name", type=click.Choice(["student", "grading"]), default="student", show_default=True)
+@click.option("--seed", type=int, default=None, help="Seed of the run (student: random; grading: the course seed).")
+@click.option("--property", "only", default=None, help="Check only this property (to replay a failure).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the verdicts as JSON to this file.")
+@click.option("--reveal/--hide", "reveal", default=None,
+              help="Show or withhold the values of failing examples (grading hides them by default).")
+def check_command(names, path, profile_name, seed, only, json_path, reveal) -> None:
+    """Check exercises or assignments NAMES (default: everything) of the code in --path.
+
+    Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
+    from grader.report import print_results, write_json
+
+    path = path or _default_path()
+    try:
+        profile, results = run_checks(list(names), path, profile_name, seed, only, reveal)
+    except KeyError as e:
+        raise click.UsageError(f"unknown exercise or assignment: {e.args[0]} (see `dlgrade list`)")
+    console = _console()
+    print_results(results, console, title=f"dlgrade check: {path} ({profile.name} profile"
+                  + (f", seed {profile.seed})" if profile.reveal_examples else ")"))
+    if json_path:
+        write_json(results, profile, json_path)
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+@main.command("list")
+def list_command() -> None:
+    """List every exercise with its assignment, module and points."""
+    from rich.table import Table
+
+    from checkers.registry import all_exercises
+
+    table = Table()
+    for column in ("exercise", "assignment", "module", "points", "properties"):
+        table.add_column(column)
+    for e in all_exercises():
+        table.add_row(e.name, e.assignment, f"{e.module}.py", f"{e.points:g}", ", ".join(p.name for p in e.properties))
+    _console().print(table)
+
+
+@main.command("demo")
+def demo_command() -> None:
+    """Release the bundled assignments, check the stubs (all fail) and the solutions (all pass)."""
+    from assignments import ASSIGNMENTS_DIR
+    from grader.report import print_results
+
+    console = _console()
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="dlgrade-demo-") as tmp:
+        student = Path(tmp) / "student"
+        release(student, available())
+        console.rule("1. The released stubs: every exercise should fail as not implemented")
+        _, stub_results = run_checks([], student, seed=0)
+        print_results(stub_results, console, details=False)
+        stubs_fail = all(r.status == "not_implemented" for r in stub_results)
+        console.rule("2. The instructor's solutions: every exercise should pass")
+        _, solution_results = run_checks([], ASSIGNMENTS_DIR, seed=0)
+        print_results(solution_results, console)
+        solutions_pass = all(r.passed for r in solution_results)
+        ok = stubs_fail and solutions_pass
+    console.rule("summary")
+    console.print(f"stubs: {'all not implemented' if stubs_fail else '[red]some did not fail as not implemented[/]'}; "
+                  f"solutions: {'all pass' if solutions_pass else '[red]some fail[/]'}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

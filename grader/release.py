@@ -1,0 +1,61 @@
+"""`dlgrade release`: the student version of assignments.
+
+Every region fenced by nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION` is replaced by a
+`raise NotImplementedError(...)` at the fence's indentation; signatures, docstrings and
+everything outside the fences stay. Only the assignment's modules and manifest are copied.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from assignments import ASSIGNMENTS_DIR
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+_STUB = 'raise NotImplementedError("Implement this function: see its docstring.")'
+_FENCE = re.compile(rf"^(?P<indent>[ \t]*){re.escape(BEGIN)}[ \t]*\n.*?^[ \t]*{re.escape(END)}[ \t]*\n?",
+                    re.MULTILINE | re.DOTALL)
+
+
+class ReleaseError(ValueError):
+    """A source module whose fences do not pair up."""
+
+
+def strip_solutions(source: str, name: str = "<module>") -> str:
+    """The source with every fenced solution region replaced by a NotImplementedError stub."""
+    if source.count(BEGIN) != source.count(END):
+        raise ReleaseError(f"{name}: {source.count(BEGIN)} '{BEGIN}' but {source.count(END)} '{END}'")
+    stubbed = _FENCE.sub(lambda m: f"{m['indent']}{_STUB}\n", source)
+    if BEGIN in stubbed or END in stubbed:
+        raise ReleaseError(f"{name}: a solution fence is nested or out of order")
+    return stubbed
+
+
+def solution_regions(source: str) -> list[str]:
+    """The text inside each fence (what must never reach a student)."""
+    return [m.group(0) for m in _FENCE.finditer(source)]
+
+
+def release(out: Path, assignments: list[str], source: Path = ASSIGNMENTS_DIR) -> list[Path]:
+    """Write the student version of `assignments` under `out`; return the files written."""
+    written = []
+    for name in assignments:
+        src, dst = source / name, out / name
+        if not (src / "manifest.toml").is_file():
+            raise ReleaseError(f"{name} is not an assignment in {source} (no manifest.toml)")
+        dst.mkdir(parents=True, exist_ok=True)
+        for path in sorted(src.glob("*.py")):
+            target = dst / path.name
+            target.write_text(strip_solutions(path.read_text(), str(path.name)))
+            written.append(target)
+        shutil.copyfile(src / "manifest.toml", dst / "manifest.toml")
+        written.append(dst / "manifest.toml")
+    return written
+
+
+def available(source: Path = ASSIGNMENTS_DIR) -> list[str]:
+    """The assignments in the course source (folders with a manifest)."""
+    return sorted(p.parent.name for p in source.glob("*/manifest.toml"))

@@ -1,0 +1,385 @@
+"""The call boundary between the trusted checker and a student's code.
+
+The checker never calls a student function directly. It asks a `Submission` to call a named
+function with plain values and gets plain values back:
+
+- what crosses is only numpy arrays (exactly `np.ndarray`, never a subclass, never of objects),
+  Python numbers, strings, None, and tuples, lists and str-keyed dicts of them;
+- anything the student function returns that must stay on the student's side (a layer's cache)
+  comes back as a `Handle`, which the checker passes to a later call;
+- the arguments as they are after the call come back too, so the checker can see in-place
+  changes (running statistics written into `bn_param`, an input mutated by mistake);
+- an exception, a timeout or an unsupported return value is a `StudentError`, never a crash of
+  the checker.
+
+`InProcessSubmission` runs the student's modules in this process (for local debugging); a
+sandboxed worker can implement the same interface from another process, since nothing here
+needs more than the values listed above.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import itertools
+import signal
+import sys
+import threading
+import time
+import traceback
+import types
+import warnings
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Seconds one call may take before it is stopped, unless the caller says otherwise.
+DEFAULT_CALL_TIMEOUT = 20.0
+#: How much of a student's printed output is kept for the failure message.
+MAX_CAPTURED_OUTPUT = 2000
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An opaque reference to an object kept on the submission's side (a layer's cache)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class StudentError:
+    """What went wrong inside a student call, as plain strings.
+
+    kind is one of: "not_implemented", "exception", "timeout", "bad_return", "missing",
+    "module_error", "crash".
+    """
+
+    kind: str
+    message: str
+    traceback: str = ""
+
+    def describe(self) -> str:
+        """One line a student can act on."""
+        if self.kind == "not_implemented":
+            return "not implemented (raises NotImplementedError)"
+        return self.message
+
+
+@dataclass
+class CallOutcome:
+    """The plain result of one call across the boundary."""
+
+    value: Any = None
+    args_after: list = field(default_factory=list)
+    kwargs_after: dict = field(default_factory=dict)
+    error: StudentError | None = None
+    aliases: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    output: str = ""
+    seconds: float = 0.0
+
+
+class UnsupportedValue(TypeError):
+    """A value of a type that may not cross the boundary."""
+
+
+def to_plain(value: Any, where: str = "result", keep: dict[int, Any] | None = None) -> Any:
+    """Copy `value` into the plain types that may cross the boundary.
+
+    Numpy scalars become 0-d arrays (so their dtype survives); arrays are copied so that nothing
+    returned can alias what the student keeps. Raises UnsupportedValue naming `where`.
+    """
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is np.ndarray:
+        if value.dtype.hasobject or value.dtype.fields is not None:
+            raise UnsupportedValue(f"{where} is an array of dtype {value.dtype}; expected numbers")
+        return np.array(value, copy=True)
+    if isinstance(value, np.ndarray):
+        raise UnsupportedValue(f"{where} is a {type(value).__name__} (a numpy subclass); return a plain np.ndarray")
+    if isinstance(value, np.generic) and type(value) in _NUMPY_SCALARS:
+        return np.asarray(value).copy()
+    if type(value) in (tuple, list):
+        items = [to_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if type(value) is tuple else items
+    if type(value) is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise UnsupportedValue(f"{where} has a key {k!r} that is not a string")
+            out[k] = to_plain(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(value, Handle):
+        return value
+    raise UnsupportedValue(f"{where} is a {type(value).__module__}.{type(value).__qualname__}; expected numpy arrays or numbers")
+
+
+_NUMPY_SCALARS = {np.float16, np.float32, np.float64, np.longdouble, np.int8, np.int16, np.int32, np.int64,
+                  np.uint8, np.uint16, np.uint32, np.uint64, np.bool_}
+
+
+class Submission(ABC):
+    """A student's folder of assignment modules, seen only through plain-value calls."""
+
+    @abstractmethod
+    def function_status(self, assignment: str, module: str, function: str) -> StudentError | None:
+        """None when `function` can be called, else why not ("missing", "module_error")."""
+
+    @abstractmethod
+    def call(self, assignment: str, module: str, function: str, args: list, kwargs: dict | None = None,
+             keep: tuple[int, ...] = (), timeout: float | None = None) -> CallOutcome:
+        """Call `function(*args, **kwargs)` on the student's side and return a plain outcome.
+
+        keep: positions in the returned tuple that stay on the student's side as Handles.
+        Numpy floating-point warnings (overflow, invalid, divide) are reported in
+        `CallOutcome.warnings` even where the student's module silenced them.
+        """
+
+    @abstractmethod
+    def forget(self, handle: Handle) -> None:
+        """Drop a kept object."""
+
+    def student_seconds(self) -> float:
+        """Total time spent inside student calls so far."""
+        return 0.0
+
+    def close(self) -> None:
+        """Release whatever the submission holds."""
+
+    def __enter__(self) -> "Submission":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class CallTimeout(BaseException):
+    """Raised inside a student call that ran past its time (a BaseException so that a bare
+    `except Exception` in student code does not swallow it)."""
+
+
+_package_counter = itertools.count()
+
+
+class InProcessSubmission(Submission):
+    """Student modules imported into this process, each assignment folder as its own package.
+
+    Every instance gets a fresh package name, so two submissions (or a solution and a planted
+    mistake) loaded in one process never share module objects.
+    """
+
+    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT):
+        self.root = Path(root)
+        self.call_timeout = call_timeout
+        self._prefix = f"_dlgrade_submission_{next(_package_counter)}"
+        self._modules: dict[tuple[str, str], types.ModuleType | StudentError] = {}
+        self._kept: dict[int, Any] = {}
+        self._next_handle = itertools.count(1)
+        self._student_seconds = 0.0
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _module(self, assignment: str, module: str) -> types.ModuleType | StudentError:
+        key = (assignment, module)
+        if key not in self._modules:
+            self._modules[key] = self._load(assignment, module)
+        return self._modules[key]
+
+    def _load(self, assignment: str, module: str) -> types.ModuleType | StudentError:
+        folder = self.root / assignment
+        path = folder / f"{module}.py"
+        if not path.is_file():
+            return StudentError("missing", f"{assignment}/{module}.py not found in {self.root}")
+        package = f"{self._prefix}.{assignment}"
+        self._ensure_package(package, folder)
+        name = f"{package}.{module}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        start = time.perf_counter()
+        try:
+            with _student_context(self.call_timeout):
+                spec.loader.exec_module(mod)
+        except SyntaxError as e:
+            del sys.modules[name]
+            return StudentError("module_error", f"{assignment}/{module}.py has a syntax error at line {e.lineno}: {e.msg}")
+        except CallTimeout:
+            del sys.modules[name]
+            return StudentError("module_error", f"importing {assignment}/{module}.py took longer than {self.call_timeout:g} s")
+        except BaseException as e:  # noqa: BLE001 - anything the student's import does is a verdict
+            del sys.modules[name]
+            return StudentError("module_error", f"importing {assignment}/{module}.py raised {type(e).__name__}: {e}",
+                                _student_traceback(e))
+        finally:
+            self._student_seconds += time.perf_counter() - start
+        return mod
+
+    def _ensure_package(self, package: str, folder: Path) -> None:
+        for name, path in ((self._prefix, None), (package, folder)):
+            if name not in sys.modules:
+                pkg = types.ModuleType(name)
+                pkg.__path__ = [str(path)] if path else []
+                sys.modules[name] = pkg
+
+    # -- the interface -----------------------------------------------------------------------
+
+    def function_status(self, assignment: str, module: str, function: str) -> StudentError | None:
+        mod = self._module(assignment, module)
+        if isinstance(mod, StudentError):
+            return mod
+        if not callable(getattr(mod, function, None)):
+            return StudentError("missing", f"{module}.py defines no function {function}")
+        return None
+
+    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None) -> CallOutcome:
+        status = self.function_status(assignment, module, function)
+        if status is not None:
+            return CallOutcome(error=status)
+        fn = getattr(self._modules[(assignment, module)], function)
+        # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
+        call_args = [self._resolve(a) for a in args]
+        call_kwargs = {k: self._resolve(v) for k, v in (kwargs or {}).items()}
+        output = io.StringIO()
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with _student_context(timeout or self.call_timeout), contextlib.redirect_stdout(output), \
+                        contextlib.redirect_stderr(output), np.errstate(over="warn", invalid="warn", divide="warn"):
+                    value = fn(*call_args, **call_kwargs)
+            except NotImplementedError as e:
+                return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), start, output)
+            except CallTimeout:
+                return self._outcome(StudentError("timeout", f"{function} did not return within {timeout or self.call_timeout:g} s"), start, output)
+            except BaseException as e:  # noqa: BLE001 - a student's exception, SystemExit included, is a verdict
+                if isinstance(e, KeyboardInterrupt):
+                    raise
+                return self._outcome(StudentError("exception", f"{function} raised {type(e).__name__}: {e}", _student_traceback(e)), start, output)
+            finally:
+                seconds = time.perf_counter() - start
+                self._student_seconds += seconds
+        outcome = CallOutcome(seconds=seconds, output=output.getvalue()[-MAX_CAPTURED_OUTPUT:])
+        outcome.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
+        try:
+            value = self._keep(value, keep)
+            outcome.value = to_plain(value)
+            outcome.args_after = [to_plain(a, f"argument {i}") for i, a in enumerate(call_args) if not isinstance(args[i], Handle)]
+            outcome.kwargs_after = {k: to_plain(v, f"argument {k}") for k, v in call_kwargs.items() if not isinstance(kwargs[k], Handle)}
+        except UnsupportedValue as e:
+            outcome.error = StudentError("bad_return", f"{function} returned a value the checker cannot use: {e}")
+            return outcome
+        outcome.aliases = _aliases(value, call_args, call_kwargs, keep)
+        return outcome
+
+    def forget(self, handle: Handle) -> None:
+        self._kept.pop(handle.id, None)
+
+    def student_seconds(self) -> float:
+        return self._student_seconds
+
+    def close(self) -> None:
+        self._kept.clear()
+        for name in [n for n in sys.modules if n == self._prefix or n.startswith(self._prefix + ".")]:
+            del sys.modules[name]
+        self._modules.clear()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, Handle):
+            if value.id not in self._kept:
+                raise KeyError(f"unknown handle {value.id}")
+            return self._kept[value.id]
+        return _fresh_copy(value)
+
+    def _keep(self, value: Any, keep: tuple[int, ...]) -> Any:
+        if not keep:
+            return value
+        if not isinstance(value, tuple) or len(value) <= max(keep):
+            raise UnsupportedValue(f"result should be a tuple of at least {max(keep) + 1} items, got {_kind_of(value)}")
+        items = list(value)
+        for i in keep:
+            handle = Handle(next(self._next_handle))
+            self._kept[handle.id] = items[i]
+            items[i] = handle
+        return tuple(items)
+
+    def _outcome(self, error: StudentError, start: float, output: io.StringIO) -> CallOutcome:
+        return CallOutcome(error=error, seconds=time.perf_counter() - start,
+                           output=output.getvalue()[-MAX_CAPTURED_OUTPUT:])
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+def _fresh_copy(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, dict):
+        return {k: _fresh_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_fresh_copy(v) for v in value)
+    return value
+
+
+def _arrays_in(value: Any, where: str, seen: set[int] | None = None):
+    """Yield (description, array) for every array inside a nested value (caches included)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, np.ndarray):
+        yield where, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _arrays_in(v, f"{where}[{k!r}]", seen)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _arrays_in(v, f"{where}[{i}]", seen)
+
+
+def _aliases(value: Any, args: list, kwargs: dict, keep: tuple[int, ...]) -> list[str]:
+    """Which returned arrays share memory with an argument (a cache included) or with each other."""
+    if keep and isinstance(value, tuple):
+        value = tuple(v for i, v in enumerate(value) if i not in keep)
+    returned = list(_arrays_in(value, "result"))
+    inputs = list(_arrays_in(list(args), "argument")) + list(_arrays_in(kwargs, "argument"))
+    found = []
+    for i, (name, array) in enumerate(returned):
+        for other_name, other in returned[i + 1:] + inputs:
+            if array.size and other.size and np.shares_memory(array, other, max_work=10**6):
+                found.append(f"{name} shares memory with {other_name}")
+    return found
+
+
+def _student_traceback(e: BaseException) -> str:
+    """The last frames of the traceback, without the checker's own frame that made the call."""
+    frames = traceback.extract_tb(e.__traceback__)[1:]
+    return "".join(traceback.format_list(frames[-5:])) + f"{type(e).__name__}: {e}"
+
+
+@contextlib.contextmanager
+def _student_context(timeout: float):
+    """Stop the enclosed code after `timeout` seconds (main thread only; the sandboxed worker
+    enforces its own limit from outside)."""
+    if threading.current_thread() is not threading.main_thread() or not timeout:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise CallTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -61,15 +61,16 @@ class PropertyFailure(Exception):
 class Mistake:
     """A known mistake, recognised by what it makes the student's function return.
 
-    `quantity` names what it changes ("output", "gradients", "loss"); `expected` gets the case
-    and the correct value of that quantity (in the same structure the property compares) and
-    returns what the mistaken code would give. When the student's value matches it, `hint` is
+    `quantity` names what it changes ("output", "gradients", "loss"); `expected` gets the case,
+    the correct value of that quantity (in the same structure the property compares) and the
+    upstream gradient (an array, a dict for several outputs, None for losses) and returns what
+    the mistaken code would give. When the student's value matches it, `hint` is
     shown with the failure.
     """
 
     hint: str
     quantity: str
-    expected: Callable[[Case, Any], Any]
+    expected: Callable[[Case, Any, Any], Any]
 
 
 @dataclass(frozen=True)

@@ -163,9 +163,10 @@ def diagnose_with_finite_differences(own: Callable[[Case], dict[str, Any]], case
                                      forward: str, backward: str) -> str | None:
     """Tell "the backward disagrees with your own forward" from "your forward is wrong".
 
-    own(case) runs the student's forward (or loss) and returns its outputs by name. For each
-    wrong gradient, a central difference of <upstream, own(x + h·v)> along a random direction v
-    is set against <gradient, v>.
+    own(case) runs the student's forward (or loss) and returns its outputs by name; `forward`
+    and `backward` name the two parts in the message ("relu_forward", or "the loss value").
+    For each wrong gradient, a central difference of <upstream, own(x + h·v)> along a random
+    direction v is set against <gradient, v>.
     """
     rng = case.rng(7)
     inconsistent = []
@@ -185,13 +186,14 @@ def diagnose_with_finite_differences(own: Callable[[Case], dict[str, Any]], case
                     inconsistent.append(label)
     except PropertyFailure:
         return None  # the student's forward does not run on a nearby input: no diagnosis
+    names = ", ".join(inconsistent or wrong)
     if inconsistent:
-        text = (f"{', '.join(inconsistent)} also {'disagrees' if len(inconsistent) == 1 else 'disagree'} with finite "
-                f"differences of your own {forward}: the bug is in {backward}")
-        return text + (f" (and {forward} is wrong too)." if not forward_right else ".")
+        text = (f"{names} {'disagrees' if len(inconsistent) == 1 else 'disagree'} with finite differences of your own "
+                f"{forward} too: the bug is in {backward}")
+        return text + (f" (and {forward} is wrong as well)." if not forward_right else ".")
     if not forward_right:
-        return (f"Your {backward} agrees with finite differences of your own {forward}, but {forward} itself is wrong "
-                f"on this input: fix {forward} first.")
+        return (f"{names} {'agrees' if len(wrong) == 1 else 'agree'} with finite differences of your own {forward}, "
+                f"which is itself wrong on this input: fix your {forward} first.")
     return None
 
 
@@ -319,7 +321,8 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
         try:
             assert_matches("gradients", gradient_names(grads), gradient_names(right))
         except PropertyFailure as failure:
-            failure.hints += mistake_hints(mistakes, "gradients", case, right, grads, ups)
+            dout = next(iter(ups.values())) if len(ups) == 1 else ups
+            failure.hints += mistake_hints(mistakes, "gradients", case, right, grads, dout)
             ev_out = evaluate(reference, case.args).output
             want = dict(zip(forward.outputs, ev_out if len(forward.outputs) > 1 else (ev_out,)))
             forward_right = values_close(called.outputs, want)
@@ -441,7 +444,7 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
             failure.diagnosis = diagnose_with_finite_differences(
                 lambda c: {"loss": require_scalar("loss", call_target(ctx, target, c).outputs["loss"])},
                 case, {"loss": 1.0}, grads, wrong, values_close(np.array(own_loss), np.array(want_loss)),
-                f"{name} loss", f"{name} gradient")
+                "loss", "the gradient")
             raise
 
     def unchanged(ctx, case):

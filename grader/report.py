@@ -51,10 +51,17 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
         if r.status != "checked":
             continue  # the table says it all: missing, module error or not implemented
         console.print(f"\n[bold red]✗ {r.name}[/]")
+        first_seen: dict[str, str] = {}
         for p in r.properties:
             if p.passed or not p.checked:
                 continue
             console.print(f"  [bold]{p.name}[/]" + ("" if p.essential else " [dim](minor)[/]"))
+            headline = p.message.splitlines()[0] if p.message else ""
+            if headline in first_seen:
+                # One bug often breaks several properties: say it once.
+                console.print(f"    {escape(headline)} [dim](as in {first_seen[headline]})[/]", highlight=False, soft_wrap=True)
+                continue
+            first_seen[headline] = p.name
             for line in p.message.splitlines():
                 console.print("    " + escape(line), highlight=False, soft_wrap=True)
             for hint in p.hints:

@@ -206,7 +206,9 @@ class InProcessSubmission(Submission):
                 spec.loader.exec_module(mod)
         except SyntaxError as e:
             del sys.modules[name]
-            return StudentError("module_error", f"{assignment}/{module}.py has a syntax error at line {e.lineno}: {e.msg}")
+            where = Path(e.filename).name if e.filename else f"{module}.py"
+            via = "" if where == f"{module}.py" else f" (imported by {module}.py)"
+            return StudentError("module_error", f"{assignment}/{where} has a syntax error at line {e.lineno}: {e.msg}{via}")
         except CallTimeout:
             del sys.modules[name]
             return StudentError("module_error", f"importing {assignment}/{module}.py took longer than {self.call_timeout:g} s")
@@ -350,7 +352,8 @@ def _aliases(value: Any, args: list, kwargs: dict, keep: tuple[int, ...]) -> lis
     if keep and isinstance(value, tuple):
         value = tuple(v for i, v in enumerate(value) if i not in keep)
     returned = list(_arrays_in(value, "result"))
-    inputs = list(_arrays_in(list(args), "argument")) + list(_arrays_in(kwargs, "argument"))
+    inputs = [found for i, a in enumerate(args) for found in _arrays_in(a, f"argument {i}")]
+    inputs += [found for k, v in kwargs.items() for found in _arrays_in(v, f"argument {k}")]
     found = []
     for i, (name, array) in enumerate(returned):
         for other_name, other in returned[i + 1:] + inputs:

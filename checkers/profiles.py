@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass, replace
 
@@ -46,7 +47,10 @@ PROFILES = {
 
 
 def get_profile(name: str, seed: int | None = None, reveal_examples: bool | None = None) -> GradingProfile:
-    """The named profile with its seed fixed for this run."""
+    """The named profile with its seed fixed for this run (for grading: `seed`, else the
+    DLGRADE_COURSE_SEED environment variable, else the default course seed)."""
+    if seed is None and name == "grading" and os.environ.get("DLGRADE_COURSE_SEED"):
+        seed = int(os.environ["DLGRADE_COURSE_SEED"])
     profile = PROFILES[name].with_seed(seed)
     if reveal_examples is not None:
         profile = replace(profile, reveal_examples=reveal_examples)

@@ -139,8 +139,13 @@ def inputs_unchanged(function: str, case: Case, outcome: CallOutcome, sent: list
     for name, before, after in zip(names, sent, outcome.args_after):
         if name in mutable:
             continue
-        for path, b in flatten(before, name).items():
-            a = flatten(after, name).get(path)
+        paths_before, paths_after = flatten(before, name), flatten(after, name)
+        if paths_before.keys() != paths_after.keys():
+            changed = sorted(set(paths_before) ^ set(paths_after))
+            raise PropertyFailure(f"{function} added or removed entries of its argument {name}: {', '.join(changed)}",
+                                  hints=["Work on a copy (x.copy()) or build a new array: callers reuse their arrays."])
+        for path, b in paths_before.items():
+            a = paths_after.get(path)
             if isinstance(b, np.ndarray) and not (isinstance(a, np.ndarray) and a.shape == b.shape
                                                    and np.array_equal(a, b, equal_nan=True)):
                 raise PropertyFailure(f"{function} modified its argument {path} in place",
@@ -354,8 +359,8 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
         for label, case, called, ups in (("second", second, b, ups_b), ("first", first, a, ups_a),
                                          ("first, again", first, a, ups_a)):
             grads, _ = grads_of(ctx, case, ups, called.cache)
-            check_shapes(case, grads)
             try:
+                check_shapes(case, grads)
                 assert_matches("gradients", gradient_names(grads), gradient_names(reference_grads(case, ups)))
             except PropertyFailure as failure:
                 failure.summary = (f"after two forwards, the backward of the {label} cache is wrong: {failure.summary}")
@@ -398,8 +403,9 @@ def _own_outputs(ctx: Context, target: Target, case: Case) -> dict[str, Any]:
 
 
 def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, differentiable: Sequence[str],
-                    mistakes: Sequence[Mistake] = ()) -> list[Property]:
-    """Properties of `NAME(...) -> (loss, grads)`: the gradient is of the loss itself."""
+                    mistakes: Sequence[Mistake] = (), edges: Sequence[Case] = ()) -> list[Property]:
+    """Properties of `NAME(...) -> (loss, grads)`: the gradient is of the loss itself; `edges`
+    are explicit cases at a kink (L1 where pred == target) whose gradient the contract fixes."""
     differentiable = tuple(differentiable)
     target = Target(name, outputs=("loss", "grads"))
 
@@ -414,7 +420,7 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
         return float(ev.output), ev.vjp(np.array(1.0))
 
     def runs(ctx, case):
-        run(ctx, case)
+        call_target(ctx, target, case)
 
     def shapes(ctx, case):
         _, grads, _ = run(ctx, case)
@@ -471,6 +477,8 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
         _prop("output_shapes", f"the loss is a scalar and each gradient has exactly its input's shape, in float64", shapes, cases),
         _prop("loss_matches_reference", f"{name}'s loss matches the torch reference", loss_value, cases, CORRECTNESS_WEIGHT / 2),
         _prop("gradient_matches_reference", f"{name}'s gradients match autograd of the reference loss", gradient, cases, CORRECTNESS_WEIGHT / 2),
+        *([_prop("gradient_at_edges", f"{name}'s gradient is the contract's at the edge cases it fixes (an exact kink)",
+                 gradient, examples(*edges))] if edges else []),
         _prop("inputs_unchanged", f"{name} leaves its inputs unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
         _prop("gradients_are_fresh_arrays", f"{name}'s gradients are new arrays", fresh, cases, HYGIENE_WEIGHT, essential=False),
         _prop("preserves_float32", f"{name} gives float32 gradients for float32 inputs", float32, cases, FLOAT32_WEIGHT, essential=False),
@@ -500,10 +508,10 @@ def layer(assignment: str, module: str, forward: str, backward: str, reference: 
 
 def loss(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,
          differentiable: Sequence[str] = ("x",), mistakes: Sequence[Mistake] = (), extra: Sequence[Property] = (),
-         summary: str = "") -> list[Exercise]:
-    """A function returning (loss, gradients)."""
+         edges: Sequence[Case] = (), summary: str = "") -> list[Exercise]:
+    """A function returning (loss, gradients); edges: explicit cases at a kink."""
     return [Exercise(name, assignment, module, summary,
-                     loss_properties(name, reference, cases, differentiable, mistakes) + list(extra), cases)]
+                     loss_properties(name, reference, cases, differentiable, mistakes, edges) + list(extra), cases)]
 
 
 def function(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,

@@ -27,7 +27,8 @@ def cross_entropy_loss(x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 def svm_loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Multiclass hinge: mean over N of sum_{j != y[n]} max(0, x[n, j] - x[n, y[n]] + 1)."""
     correct_scores = x.gather(1, y[:, None])
-    margins = torch.clamp(x - correct_scores + 1.0, min=0.0)
+    # relu, not clamp: a margin of exactly 0 is inactive (derivative 0), the solution's convention.
+    margins = torch.relu(x - correct_scores + 1.0)
     # The correct class would add a constant margin of 1 per row; it is not part of the loss.
     is_correct = F.one_hot(y, num_classes=x.shape[1]).bool()
     margins = margins.masked_fill(is_correct, 0.0)

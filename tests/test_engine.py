@@ -259,3 +259,9 @@ def test_submission_keeps_caches_behind_handles_and_reports_aliasing_and_timeout
         hang = sub.call(A1, "layers", "tanh_forward", [np.ones(2)])
         assert hang.error.kind == "timeout"
         assert sub.function_status(A1, "layers", "sigmoid_forward").kind == "missing"
+
+
+def test_demo_releases_checks_stubs_and_solutions():
+    result = CliRunner().invoke(main, ["demo"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    assert "stubs: all not implemented; solutions: all pass" in result.output

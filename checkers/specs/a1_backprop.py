@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import reference.layers as ref_layers
 import reference.losses as ref_losses
 import reference.net as ref_net
-from checkers.compare import assert_matches
+from checkers.compare import assert_matches, require_scalar
 from checkers.exercise import Case, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
 from checkers.properties import call_target, examples, function, layer, loss, require_like, Target
@@ -107,6 +107,10 @@ deep_cases = cases(_net, n=batch_sizes, feature_shape=st.lists(dims, min_size=1,
                    hidden=st.lists(dims, min_size=0, max_size=3), c=st.integers(1, 5), reg=regs)
 
 
+#: Logits far beyond exp's range: the second row has a tie at the top.
+LARGE_LOGITS = Case({"x": np.array([[1e5, 0.0, -1e5], [3.0, 1e5, 1e5]])})
+
+
 # ---------------------------------------------------------------------------------------------
 # Known mistakes, recognised by their result
 
@@ -151,24 +155,28 @@ def _local(torch_fn):
 # Exercise-specific properties
 
 
-def _stable_at_large_inputs(name: str, reference, big: list[list[float]], outputs=("out",), cache: bool = True) -> Property:
-    """No overflow warning and the reference's values at inputs far beyond exp's range."""
+def _stable_at_large_inputs(name: str, reference, big: Case, outputs=("out",), cache: bool = True) -> Property:
+    """No overflow (or log of 0) and the reference's values at inputs far beyond exp's range."""
     target = Target(name, outputs, cache=cache)
 
     def check(ctx, case):
         called = call_target(ctx, target, case)
-        overflow = [w for w in called.outcome.warnings if "overflow" in w or "invalid" in w]
-        if overflow:
-            raise PropertyFailure(f"{name} overflows at large inputs: {overflow[0]}",
+        unstable = [w for w in called.outcome.warnings if any(k in w for k in ("overflow", "invalid", "divide by zero"))]
+        if unstable:
+            raise PropertyFailure(f"{name} is not numerically stable at large inputs: {unstable[0]}",
                                   hints=["Never evaluate exp of a large positive number: rewrite with exp(-|x|), "
-                                         "or subtract the row maximum before exp."])
+                                         "or subtract the row maximum before exp (and take logs of sums, not of "
+                                         "probabilities that underflow to 0)."])
         want = evaluate(reference, case.args).output
         got = called.outputs[outputs[0]]
+        if outputs[0] == "loss":
+            got = np.array(require_scalar("loss", got))
         require_like(outputs[0], got, want)
         assert_matches("output", {outputs[0]: got}, {outputs[0]: want})
 
-    return Property("stable_at_large_inputs", f"{name} is finite, exact and warning-free at inputs up to {big[0][0]:g}",
-                    check, cases=examples(Case({"x": np.array(big)})))
+    largest = max(float(np.max(np.abs(v))) for v in big.args.values() if np.issubdtype(v.dtype, np.floating))
+    return Property("stable_at_large_inputs", f"{name} is finite, right and warning-free at inputs up to {largest:g}",
+                    check, cases=examples(big))
 
 
 def _rows_sum_to_one(ctx, case):
@@ -240,7 +248,7 @@ EXERCISES = [
                                       lambda case, right, dout: {"x": dout * np.where(case.args["x"] < 0, np.exp(np.minimum(case.args["x"], 0)), 1.0)})]),
     *layer(A, "layers", "sigmoid_forward", "sigmoid_backward", ref_layers.sigmoid,
            _with_hyper(kinks=(), low=0.0, high=6.0), ("x",), summary="sigmoid",
-           forward_extra=[_stable_at_large_inputs("sigmoid_forward", ref_layers.sigmoid, [[1e4, -1e4, 800.0, -800.0, 0.0]])],
+           forward_extra=[_stable_at_large_inputs("sigmoid_forward", ref_layers.sigmoid, Case({"x": np.array([[1e4, -1e4, 800.0, -800.0, 0.0]])}))],
            backward_mistakes=[backward_forgets_dout,
                               Mistake("The derivative is s·(1 − s) with s = sigmoid(x), not s alone.", "gradients",
                                       lambda case, right, dout: {"x": dout / (1 + np.exp(-case.args["x"]))}),
@@ -248,6 +256,7 @@ EXERCISES = [
                                       lambda case, right, dout: {"x": dout * case.args["x"] * (1 - case.args["x"])})]),
     *layer(A, "layers", "tanh_forward", "tanh_backward", ref_layers.tanh, _with_hyper(kinks=(), low=0.0, high=3.0),
            ("x",), summary="tanh",
+           forward_extra=[_stable_at_large_inputs("tanh_forward", ref_layers.tanh, Case({"x": np.array([[1e3, -1e3, 30.0, 0.0]])}))],
            backward_mistakes=[backward_forgets_dout,
                               Mistake("The derivative of tanh is 1 − tanh(x)², not 1 − tanh(x).", "gradients",
                                       lambda case, right, dout: {"x": dout * (1 - np.tanh(case.args["x"]))})]),
@@ -256,19 +265,24 @@ EXERCISES = [
               extra=[Property("rows_sum_to_one", "softmax's rows are non-negative and sum to 1", _rows_sum_to_one,
                               cases=logit_cases),
                      _shift_invariant("softmax"),
-                     _stable_at_large_inputs("softmax", ref_losses.softmax, [[1e5, 0.0, -1e5], [3.0, 1e5, 1e5]], cache=False)],
+                     _stable_at_large_inputs("softmax", ref_losses.softmax, LARGE_LOGITS, cache=False)],
               mistakes=[Mistake("Normalise each row over the classes (axis=1), not the whole array or the columns.", "output",
                                 lambda case, right, _: np.exp(case.args["x"]) / np.exp(case.args["x"]).sum(axis=0, keepdims=True))]),
     *function(A, "losses", "log_softmax", ref_losses.log_softmax, logit_cases, summary="log-softmax over classes",
               extra=[_shift_invariant("log_softmax"),
-                     _stable_at_large_inputs("log_softmax", ref_losses.log_softmax, [[1e5, 0.0, -1e5], [3.0, 1e5, 1e5]], cache=False)]),
+                     _stable_at_large_inputs("log_softmax", ref_losses.log_softmax, LARGE_LOGITS, cache=False)]),
     *loss(A, "losses", "softmax_loss", ref_losses.softmax_loss, label_cases, summary="softmax cross-entropy",
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
                     Mistake("dx = (softmax(x) − onehot(y)) / N: subtract 1 at the correct class.", "gradients",
-                            lambda case, right, _: {"x": evaluate(ref_losses.softmax, {"x": case.args["x"]}).output / len(case.args["x"])})]),
+                            lambda case, right, _: {"x": evaluate(ref_losses.softmax, {"x": case.args["x"]}).output / len(case.args["x"])})],
+          extra=[_stable_at_large_inputs("softmax_loss", ref_losses.softmax_loss,
+                                         Case({"x": LARGE_LOGITS.args["x"], "y": np.array([2, 0])}), ("loss", "grads"), cache=False)]),
     *loss(A, "losses", "cross_entropy_loss", ref_losses.cross_entropy_loss, soft_label_cases,
           summary="cross-entropy with a target distribution",
-          mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch))]),
+          mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch))],
+          extra=[_stable_at_large_inputs("cross_entropy_loss", ref_losses.cross_entropy_loss,
+                                         Case({"x": LARGE_LOGITS.args["x"], "p": np.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])}),
+                                         ("loss", "grads"), cache=False)]),
     *loss(A, "losses", "svm_loss", ref_losses.svm_loss, svm_cases, summary="multiclass hinge loss",
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
                     Mistake("The correct class has no margin term: skip j == y[i] (it would add 1 per example).", "loss",
@@ -280,6 +294,7 @@ EXERCISES = [
                             _times(lambda case: 0.5)),
                     Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size))]),
     *loss(A, "losses", "l1_loss", ref_losses.l1_loss, regression_cases, ("pred",), summary="mean absolute error",
+          edges=[Case({"pred": np.array([[1.0, 2.0, -0.5], [0.25, 0.0, 3.0]]), "target": np.array([[1.0, 1.5, -0.5], [0.5, 0.0, 3.0]])})],
           mistakes=[Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size)),
                     Mistake("Divide by the number of elements: the loss is a mean.", "loss", _times(_size))]),
     *loss(A, "losses", "huber_loss", ref_losses.huber_loss, huber_cases, ("pred",), summary="Huber loss",

@@ -1,0 +1,1056 @@
+"""Planted mistakes ("mutants") in the a1_backprop solutions: the checker must catch every one.
+
+Each mutant is a function (or a few) written the way students get it wrong. The harness copies
+the instructor's solutions into a temporary folder, appends the mutant's source to the module of
+its exercise (a later `def` replaces the solution's), checks that one exercise at the grading
+profile, and asserts that
+
+- the exercise does not pass and earns fewer than its points,
+- every property the mutant names was checked and failed,
+- each named hint (a substring) is among the failing properties' hints.
+
+The other side is tested here too: the unmodified solutions pass every a1 exercise, every
+property of every a1 exercise is the target of some mutant (so each property is shown to pass on
+a right solution and to fail on a wrong one), every `Mistake` hint of the a1 spec is expected by
+some mutant, and the hints named here exist in the checker.
+
+The test runs each mutant with seed 0; set DLGRADE_MUTANT_SEEDS=0,1,2 to try more seeds.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import textwrap
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from assignments import ASSIGNMENTS_DIR
+from checkers.registry import all_exercises
+from grader.cli import run_checks
+
+A1 = "a1_backprop"
+SOLUTIONS = ASSIGNMENTS_DIR / A1
+CHECKERS = Path(__file__).resolve().parents[1] / "checkers"
+SEEDS = [int(s) for s in os.environ.get("DLGRADE_MUTANT_SEEDS", "0").split(",") if s.strip()]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted mistake: `source` is appended to the module that holds `exercise`."""
+
+    exercise: str
+    id: str
+    kind: str
+    source: str
+    must_fail: tuple[str, ...]
+    hints: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.exercise}-{self.id}"
+
+
+def M(exercise: str, id: str, kind: str, source: str, must_fail: list[str],
+      hint: str | tuple[str, ...] = ()) -> Mutant:
+    """A mutant; `hint`: substring(s) that must each appear among the failing properties' hints."""
+    hints = (hint,) if isinstance(hint, str) else tuple(hint)
+    return Mutant(exercise, id, kind, textwrap.dedent(source), tuple(must_fail), hints)
+
+
+# Hint substrings (the checker's own wording; `test_hints_exist_in_the_checker` keeps them honest).
+CHAIN_RULE = "multiplied by dout (chain rule)"
+COPY_INPUT = "Work on a copy"
+NEW_DX = "Build dx as a new array"
+NOT_GLOBALS = "not in globals"
+KEEP_DTYPE = "Keep the input's dtype"
+NO_BIG_EXP = "Never evaluate exp of a large positive number"
+SUM_NOT_MEAN = "The loss is a mean over the batch"
+DIVIDE_BY_SIZE = "Divide by the number of elements"
+ONE_NUMBER = "to get one number"
+TRANSPOSE = "check for a missing or extra transpose"
+FRESH_GRADS = "Return new arrays for the gradients"
+
+# A forward that keeps its cache in a module global, and the backward that reads it from there.
+_GLOBAL = """
+_solution_{name}_forward, _solution_{name}_backward = {name}_forward, {name}_backward
+_last_cache = None
+
+
+def {name}_forward({params}):
+    global _last_cache
+    out, cache = _solution_{name}_forward({args})
+    _last_cache = cache
+    return out, cache
+
+
+def {name}_backward(dout, cache):
+    return _solution_{name}_backward(dout, _last_cache)  # the cache of the LAST forward
+"""
+
+
+def global_cache(name: str, params: str, args: str | None = None) -> str:
+    """The solution's pair, but the backward uses the cache of the most recent forward."""
+    return _GLOBAL.format(name=name, params=params, args=args or params)
+
+
+# A correct two-layer / fully connected net to edit: the mutants below change a line or two.
+_TWO_LAYER_HEAD = """
+        def two_layer_net(X, params, y=None, reg=0.0):
+            W1, b1, W2, b2 = params["W1"], params["b1"], params["W2"], params["b2"]
+            h, cache1 = affine_forward(X, W1, b1)
+            a, cache_relu = relu_forward(h)
+            scores, cache2 = affine_forward(a, W2, b2)"""
+
+MUTANTS = [
+    # ----------------------------------------------------------------------------- affine_forward
+    M("affine_forward", "no_flatten", "crash", """
+        def affine_forward(x, w, b):
+            out = x @ w + b
+            return out, (x, w)
+        """, ["runs_on_valid_inputs"]),
+    M("affine_forward", "no_bias", "wrong_value", """
+        def affine_forward(x, w, b):
+            out = x.reshape(x.shape[0], -1) @ w
+            return out, (x, w)
+        """, ["matches_reference"], hint="The bias b is added to every row"),
+    M("affine_forward", "column_vectors", "transposed", """
+        def affine_forward(x, w, b):
+            x_flat = x.reshape(x.shape[0], -1)
+            out = w.T @ x_flat.T + b[:, None]   # (M, N): one column per example
+            return out, (x, w)
+        """, ["output_shape_and_dtype", "matches_reference"], hint=TRANSPOSE),
+    M("affine_forward", "reshape_in_place", "mutates_input", """
+        def affine_forward(x, w, b):
+            x.shape = (x.shape[0], -1)          # changes the caller's array
+            out = x @ w + b
+            return out, (x, w)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+    M("affine_forward", "astype_float", "float32_upcast", """
+        def affine_forward(x, w, b):
+            x_flat = x.reshape(x.shape[0], -1).astype(float)
+            out = x_flat @ w + b
+            return out, (x, w)
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+
+    # ---------------------------------------------------------------------------- affine_backward
+    M("affine_backward", "db_mean", "sum_vs_mean", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            dx = (dout @ w.T).reshape(x.shape)
+            dw = x.reshape(x.shape[0], -1).T @ dout
+            db = dout.mean(axis=0)
+            return dx, dw, db
+        """, ["vjp_matches_reference"], hint="db is the SUM of dout"),
+    M("affine_backward", "db_keepdims", "wrong_shape", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            dx = (dout @ w.T).reshape(x.shape)
+            dw = x.reshape(x.shape[0], -1).T @ dout
+            db = np.sum(dout, axis=0, keepdims=True)   # (1, M)
+            return dx, dw, db
+        """, ["gradient_shapes", "vjp_matches_reference"], hint="An extra axis of length 1"),
+    M("affine_backward", "dx_not_reshaped", "wrong_shape", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            dx = dout @ w.T                              # (N, D), not x's shape
+            dw = x.reshape(x.shape[0], -1).T @ dout
+            db = dout.sum(axis=0)
+            return dx, dw, db
+        """, ["gradient_shapes"], hint="reshape to"),
+    M("affine_backward", "dx_untransposed_w", "transposed", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            dx = (dout @ w).reshape(x.shape)
+            dw = x.reshape(x.shape[0], -1).T @ dout
+            db = dout.sum(axis=0)
+            return dx, dw, db
+        """, ["runs_on_valid_inputs"]),
+    M("affine_backward", "dw_transposed", "transposed", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            dx = (dout @ w.T).reshape(x.shape)
+            dw = dout.T @ x.reshape(x.shape[0], -1)     # (M, D)
+            db = dout.sum(axis=0)
+            return dx, dw, db
+        """, ["gradient_shapes"], hint=TRANSPOSE),
+    M("affine_backward", "global_cache", "global_cache", global_cache("affine", "x, w, b"),
+      ["caches_are_independent"], hint=NOT_GLOBALS),
+
+    # ------------------------------------------------------------------------------- relu_forward
+    M("relu_forward", "max_along_axis", "wrong_shape", """
+        def relu_forward(x):
+            out = np.max(x, 0)                  # a reduction over axis 0, not max(x, 0)
+            return out, (x,)
+        """, ["output_shape_and_dtype", "matches_reference", "matches_reference_at_edges"]),
+    M("relu_forward", "returns_mask", "wrong_value", """
+        def relu_forward(x):
+            out = (x > 0).astype(x.dtype)
+            return out, (x,)
+        """, ["matches_reference", "matches_reference_at_edges"]),
+    M("relu_forward", "in_place", "mutates_input", """
+        def relu_forward(x):
+            x[x < 0] = 0
+            return x, (x,)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+    M("relu_forward", "float_mask", "float32_upcast", """
+        def relu_forward(x):
+            out = x * (x > 0).astype(float)
+            return out, (x,)
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+
+    # ------------------------------------------------------------------------------ relu_backward
+    M("relu_backward", "one_at_zero", "kink", """
+        def relu_backward(dout, cache):
+            (x,) = cache
+            return dout * (x >= 0)
+        """, ["vjp_at_edges"], hint="ReLU's derivative at exactly 0 is 0"),
+    M("relu_backward", "forgets_dout", "forgets_dout", """
+        def relu_backward(dout, cache):
+            (x,) = cache
+            return (x > 0).astype(dout.dtype)
+        """, ["vjp_matches_reference"], hint=CHAIN_RULE),
+    M("relu_backward", "dx_is_dout", "mutates_dout", """
+        def relu_backward(dout, cache):
+            (x,) = cache
+            dx = dout
+            dx[x <= 0] = 0
+            return dx
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=(NEW_DX, "a view of dout")),
+    M("relu_backward", "global_cache", "global_cache", global_cache("relu", "x"), ["caches_are_independent"]),
+
+    # ------------------------------------------------------------------------- leaky_relu_forward
+    M("leaky_relu_forward", "copied_relu", "wrong_value", """
+        def leaky_relu_forward(x, alpha=0.01):
+            out = np.maximum(x, 0)
+            return out, (x, alpha)
+        """, ["matches_reference", "matches_reference_at_edges"], hint="The default slope is alpha=0.01"),
+    M("leaky_relu_forward", "hardcoded_slope", "ignores_hyperparameter", """
+        def leaky_relu_forward(x, alpha=0.01):
+            out = np.maximum(0.01 * x, x)
+            return out, (x, alpha)
+        """, ["matches_reference", "matches_reference_at_edges"]),
+    M("leaky_relu_forward", "slope_array", "float32_upcast", """
+        def leaky_relu_forward(x, alpha=0.01):
+            slope = np.where(x > 0, 1.0, alpha)     # float64, whatever x is
+            return x * slope, (x, alpha)
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("leaky_relu_forward", "in_place", "mutates_input", """
+        def leaky_relu_forward(x, alpha=0.01):
+            x[x <= 0] *= alpha
+            return x, (x, alpha)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ------------------------------------------------------------------------ leaky_relu_backward
+    M("leaky_relu_backward", "one_at_zero", "kink", """
+        def leaky_relu_backward(dout, cache):
+            x, alpha = cache
+            return np.where(x >= 0, dout, alpha * dout)
+        """, ["vjp_at_edges"], hint="Leaky ReLU's derivative at exactly 0 is alpha"),
+    M("leaky_relu_backward", "forgets_dout", "forgets_dout", """
+        def leaky_relu_backward(dout, cache):
+            x, alpha = cache
+            return np.where(x > 0, 1.0, alpha)
+        """, ["vjp_matches_reference"], hint=CHAIN_RULE),
+    M("leaky_relu_backward", "relu_derivative", "wrong_value", """
+        def leaky_relu_backward(dout, cache):
+            x, alpha = cache
+            return dout * (x > 0)
+        """, ["vjp_matches_reference"]),
+    M("leaky_relu_backward", "dout_in_place", "mutates_dout", """
+        def leaky_relu_backward(dout, cache):
+            x, alpha = cache
+            dout[x <= 0] *= alpha
+            return dout
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=NEW_DX),
+    M("leaky_relu_backward", "global_cache", "global_cache", global_cache("leaky_relu", "x, alpha=0.01", "x, alpha"),
+      ["caches_are_independent"]),
+
+    # -------------------------------------------------------------------------------- elu_forward
+    M("elu_forward", "precedence", "wrong_value", """
+        def elu_forward(x, alpha=1.0):
+            out = np.where(x >= 0, x, alpha * np.exp(np.minimum(x, 0)) - 1)
+            return out, (x, alpha)
+        """, ["matches_reference"]),
+    M("elu_forward", "ignores_alpha", "ignores_hyperparameter", """
+        def elu_forward(x, alpha=1.0):
+            out = np.where(x >= 0, x, np.expm1(np.minimum(x, 0)))
+            return out, (x, alpha)
+        """, ["matches_reference"]),
+    M("elu_forward", "zeros_then_fill", "float32_upcast", """
+        def elu_forward(x, alpha=1.0):
+            out = np.zeros(x.shape)
+            pos = x >= 0
+            out[pos] = x[pos]
+            out[~pos] = alpha * (np.exp(x[~pos]) - 1)
+            return out, (x, alpha)
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("elu_forward", "in_place", "mutates_input", """
+        def elu_forward(x, alpha=1.0):
+            neg = x < 0
+            x[neg] = alpha * np.expm1(x[neg])
+            return x, (x, alpha)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ------------------------------------------------------------------------------- elu_backward
+    M("elu_backward", "forgets_alpha", "wrong_value", """
+        def elu_backward(dout, cache):
+            x, alpha = cache
+            return np.where(x >= 0, dout, dout * np.exp(np.minimum(x, 0)))
+        """, ["vjp_matches_reference"], hint="not exp(x)"),
+    M("elu_backward", "forgets_dout", "forgets_dout", """
+        def elu_backward(dout, cache):
+            x, alpha = cache
+            return np.where(x >= 0, 1.0, alpha * np.exp(np.minimum(x, 0)))
+        """, ["vjp_matches_reference"], hint=CHAIN_RULE),
+    M("elu_backward", "ones_then_fill", "float32_upcast", """
+        def elu_backward(dout, cache):
+            x, alpha = cache
+            local = np.ones(x.shape)
+            local[x < 0] = alpha * np.exp(x[x < 0])
+            return dout * local
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("elu_backward", "dout_in_place", "mutates_dout", """
+        def elu_backward(dout, cache):
+            x, alpha = cache
+            dout[x < 0] *= alpha * np.exp(x[x < 0])
+            return dout
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=NEW_DX),
+    M("elu_backward", "global_cache", "global_cache", global_cache("elu", "x, alpha=1.0", "x, alpha"),
+      ["caches_are_independent"]),
+
+    # ---------------------------------------------------------------------------- sigmoid_forward
+    M("sigmoid_forward", "naive_exp", "overflow", """
+        def sigmoid_forward(x):
+            out = 1 / (1 + np.exp(-x))
+            return out, (out,)
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+    M("sigmoid_forward", "exp_ratio", "overflow", """
+        def sigmoid_forward(x):
+            e = np.exp(x)
+            out = e / (1 + e)
+            return out, (out,)
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+    M("sigmoid_forward", "sign_error", "wrong_value", """
+        def sigmoid_forward(x):
+            z = np.exp(-np.abs(x))
+            out = np.where(x >= 0, z / (1 + z), 1 / (1 + z))   # sigmoid(-x)
+            return out, (out,)
+        """, ["matches_reference"]),
+    M("sigmoid_forward", "masked_fill", "float32_upcast", """
+        def sigmoid_forward(x):
+            out = np.empty(x.shape)
+            pos = x >= 0
+            out[pos] = 1 / (1 + np.exp(-x[pos]))
+            e = np.exp(x[~pos])
+            out[~pos] = e / (1 + e)
+            return out, (out,)
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+
+    # --------------------------------------------------------------------------- sigmoid_backward
+    M("sigmoid_backward", "forgets_dout", "forgets_dout", """
+        def sigmoid_backward(dout, cache):
+            (out,) = cache
+            return out * (1 - out)
+        """, ["vjp_matches_reference"], hint=CHAIN_RULE),
+    M("sigmoid_backward", "s_alone", "wrong_value", """
+        def sigmoid_backward(dout, cache):
+            (out,) = cache
+            return dout * out
+        """, ["vjp_matches_reference"], hint="not s alone"),
+    M("sigmoid_backward", "x_not_s", "wrong_value", """
+        def sigmoid_forward(x):
+            z = np.exp(-np.abs(x))
+            out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+            return out, (x,)
+
+
+        def sigmoid_backward(dout, cache):
+            (x,) = cache
+            return dout * x * (1 - x)
+        """, ["vjp_matches_reference"], hint="use s, not x"),
+    M("sigmoid_backward", "cache_in_place", "mutates_cache", """
+        def sigmoid_backward(dout, cache):
+            (out,) = cache
+            out *= 1 - out          # overwrites the cached output
+            out *= dout
+            return out
+        """, ["caches_are_independent", "gradients_are_fresh_arrays"], hint=NOT_GLOBALS),
+    M("sigmoid_backward", "global_cache", "global_cache", global_cache("sigmoid", "x"),
+      ["caches_are_independent"], hint=NOT_GLOBALS),
+
+    # ------------------------------------------------------------------------------- tanh_forward
+    M("tanh_forward", "sigmoid_identity", "wrong_value", """
+        def tanh_forward(x):
+            out = 2 / (1 + np.exp(-x)) - 1          # that is tanh(x / 2)
+            return out, (out,)
+        """, ["matches_reference"]),
+    M("tanh_forward", "flattens", "wrong_shape", """
+        def tanh_forward(x):
+            out = np.tanh(x.reshape(x.shape[0], -1))
+            return out, (out,)
+        """, ["output_shape_and_dtype"], hint="reshape"),
+    M("tanh_forward", "asarray_float", "float32_upcast", """
+        def tanh_forward(x):
+            out = np.tanh(np.asarray(x, dtype=float))
+            return out, (out,)
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("tanh_forward", "out_is_x", "mutates_input", """
+        def tanh_forward(x):
+            np.tanh(x, out=x)
+            return x, (x,)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ------------------------------------------------------------------------------ tanh_backward
+    M("tanh_backward", "forgets_dout", "forgets_dout", """
+        def tanh_backward(dout, cache):
+            (out,) = cache
+            return 1 - out ** 2
+        """, ["vjp_matches_reference"], hint=CHAIN_RULE),
+    M("tanh_backward", "missing_square", "wrong_value", """
+        def tanh_backward(dout, cache):
+            (out,) = cache
+            return dout * (1 - out)
+        """, ["vjp_matches_reference"], hint="The derivative of tanh is"),
+    M("tanh_backward", "dout_in_place", "mutates_dout", """
+        def tanh_backward(dout, cache):
+            (out,) = cache
+            dout *= 1 - out ** 2
+            return dout
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=NEW_DX),
+    M("tanh_backward", "global_cache", "global_cache", global_cache("tanh", "x"),
+      ["caches_are_independent"], hint=NOT_GLOBALS),
+
+    # ------------------------------------------------------------------------------------ softmax
+    M("softmax", "no_max_shift", "overflow", """
+        def softmax(x):
+            e = np.exp(x)
+            return e / e.sum(axis=1, keepdims=True)
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+    M("softmax", "over_columns", "wrong_axis", """
+        def softmax(x):
+            e = np.exp(x - x.max(axis=0, keepdims=True))
+            return e / e.sum(axis=0, keepdims=True)
+        """, ["matches_reference", "rows_sum_to_one", "shift_invariant"],
+      hint="Normalise each row over the classes (axis=1)"),
+    M("softmax", "whole_array", "wrong_axis", """
+        def softmax(x):
+            e = np.exp(x - np.max(x))
+            return e / np.sum(e)
+        """, ["matches_reference", "rows_sum_to_one", "shift_invariant"], hint="Normalise over the classes, axis=1"),
+    M("softmax", "no_keepdims", "crash", """
+        def softmax(x):
+            e = np.exp(x - np.max(x, axis=1))
+            return e / np.sum(e, axis=1)
+        """, ["runs_on_valid_inputs"]),
+    M("softmax", "row_loop", "float32_upcast", """
+        def softmax(x):
+            probs = np.zeros(x.shape)
+            for i in range(x.shape[0]):
+                e = np.exp(x[i] - np.max(x[i]))
+                probs[i] = e / np.sum(e)
+            return probs
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("softmax", "shift_in_place", "mutates_input", """
+        def softmax(x):
+            x -= x.max(axis=1, keepdims=True)
+            e = np.exp(x)
+            return e / e.sum(axis=1, keepdims=True)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # -------------------------------------------------------------------------------- log_softmax
+    M("log_softmax", "log_of_softmax", "underflow", """
+        def log_softmax(x):
+            return np.log(softmax(x))
+        """, ["stable_at_large_inputs"], hint="take logs of sums"),
+    M("log_softmax", "no_max_shift", "overflow", """
+        def log_softmax(x):
+            return x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+    M("log_softmax", "max_not_added_back", "wrong_value", """
+        def log_softmax(x):
+            m = x.max(axis=1, keepdims=True)
+            return x - np.log(np.sum(np.exp(x - m), axis=1, keepdims=True))
+        """, ["matches_reference", "shift_invariant"]),
+    M("log_softmax", "no_keepdims", "crash", """
+        def log_softmax(x):
+            shifted = x - x.max(axis=1, keepdims=True)
+            return shifted - np.log(np.exp(shifted).sum(axis=1))
+        """, ["runs_on_valid_inputs"]),
+    M("log_softmax", "float64_sum", "float32_upcast", """
+        def log_softmax(x):
+            shifted = x - x.max(axis=1, keepdims=True)
+            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True, dtype=np.float64))
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("log_softmax", "shift_in_place", "mutates_input", """
+        def log_softmax(x):
+            x -= x.max(axis=1, keepdims=True)
+            return x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ------------------------------------------------------------------------------- softmax_loss
+    M("softmax_loss", "sum_not_mean", "sum_vs_mean", """
+        def softmax_loss(x, y):
+            rows = np.arange(x.shape[0])
+            log_probs = log_softmax(x)
+            dx = np.exp(log_probs)
+            dx[rows, y] -= 1
+            return float(-log_probs[rows, y].sum()), dx
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint=SUM_NOT_MEAN),
+    M("softmax_loss", "forgets_minus_one", "wrong_value", """
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            log_probs = log_softmax(x)
+            return float(-log_probs[np.arange(N), y].mean()), np.exp(log_probs) / N
+        """, ["gradient_matches_reference"], hint="subtract 1 at the correct class"),
+    M("softmax_loss", "loss_keepdims", "wrong_shape", """
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            rows = np.arange(N)
+            log_probs = log_softmax(x)
+            loss = -np.mean(log_probs[rows, y], keepdims=True)   # shape (1,)
+            dx = np.exp(log_probs)
+            dx[rows, y] -= 1
+            return loss, dx / N
+        """, ["output_shapes"], hint=ONE_NUMBER),
+    M("softmax_loss", "onehot_zeros", "float32_upcast", """
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            probs = softmax(x)
+            onehot = np.zeros(x.shape)
+            onehot[np.arange(N), y] = 1
+            loss = -np.sum(onehot * log_softmax(x)) / N
+            return float(loss), (probs - onehot) / N
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("softmax_loss", "shift_in_place", "mutates_input", """
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            rows = np.arange(N)
+            x -= x.max(axis=1, keepdims=True)
+            log_probs = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+            dx = np.exp(log_probs)
+            dx[rows, y] -= 1
+            return float(-log_probs[rows, y].mean()), dx / N
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ------------------------------------------------------------------------- cross_entropy_loss
+    M("cross_entropy_loss", "sum_not_mean", "sum_vs_mean", """
+        def cross_entropy_loss(x, p):
+            log_probs = log_softmax(x)
+            return float(-(p * log_probs).sum()), np.exp(log_probs) - p
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint=SUM_NOT_MEAN),
+    M("cross_entropy_loss", "argmax_targets", "wrong_value", """
+        def cross_entropy_loss(x, p):
+            return softmax_loss(x, p.argmax(axis=1))   # treats soft labels as hard ones
+        """, ["loss_matches_reference", "gradient_matches_reference"]),
+    M("cross_entropy_loss", "per_example_loss", "wrong_shape", """
+        def cross_entropy_loss(x, p):
+            N = x.shape[0]
+            log_probs = log_softmax(x)
+            loss = -np.sum(p * log_probs, axis=1) / N      # (N,): forgot to sum over the batch
+            return loss, (np.exp(log_probs) - p) / N
+        """, ["output_shapes"], hint=ONE_NUMBER),
+    M("cross_entropy_loss", "shift_in_place", "mutates_input", """
+        def cross_entropy_loss(x, p):
+            N = x.shape[0]
+            x -= x.max(axis=1, keepdims=True)
+            log_probs = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+            return float(-(p * log_probs).sum() / N), (np.exp(log_probs) - p) / N
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ----------------------------------------------------------------------------------- svm_loss
+    M("svm_loss", "counts_correct_class", "wrong_value", """
+        def svm_loss(x, y):
+            N = x.shape[0]
+            rows = np.arange(N)
+            margins = np.maximum(0, x - x[rows, y][:, None] + 1)   # the correct class adds 1
+            loss = margins.sum() / N
+            mask = (margins > 0).astype(x.dtype)
+            mask[rows, y] -= mask.sum(axis=1)
+            return float(loss), mask / N
+        """, ["loss_matches_reference"], hint="The correct class has no margin term"),
+    M("svm_loss", "sum_not_mean", "sum_vs_mean", """
+        def svm_loss(x, y):
+            rows = np.arange(x.shape[0])
+            margins = np.maximum(0, x - x[rows, y][:, None] + 1)
+            margins[rows, y] = 0
+            active = (margins > 0).astype(x.dtype)
+            active[rows, y] = -active.sum(axis=1)
+            return float(margins.sum()), active
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint=SUM_NOT_MEAN),
+    M("svm_loss", "correct_class_sign", "wrong_value", """
+        def svm_loss(x, y):
+            N = x.shape[0]
+            rows = np.arange(N)
+            margins = np.maximum(0, x - x[rows, y][:, None] + 1)
+            margins[rows, y] = 0
+            active = (margins > 0).astype(x.dtype)
+            active[rows, y] = active.sum(axis=1)          # should be minus
+            return float(margins.sum() / N), active / N
+        """, ["gradient_matches_reference"]),
+    M("svm_loss", "naive_loops", "float32_upcast", """
+        def svm_loss(x, y):
+            N, C = x.shape
+            loss = 0.0
+            dx = np.zeros((N, C))
+            for i in range(N):
+                for j in range(C):
+                    if j == y[i]:
+                        continue
+                    margin = x[i, j] - x[i, y[i]] + 1
+                    if margin > 0:
+                        loss += margin
+                        dx[i, j] += 1
+                        dx[i, y[i]] -= 1
+            return float(loss / N), dx / N
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+    M("svm_loss", "margins_alias_x", "mutates_input", """
+        def svm_loss(x, y):
+            N = x.shape[0]
+            rows = np.arange(N)
+            margins = x                      # not a copy
+            margins -= x[rows, y][:, None]
+            margins += 1
+            np.maximum(margins, 0, out=margins)
+            margins[rows, y] = 0
+            active = (margins > 0).astype(x.dtype)
+            active[rows, y] = -active.sum(axis=1)
+            return float(margins.sum() / N), active / N
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # ----------------------------------------------------------------------------------- mse_loss
+    M("mse_loss", "mean_over_batch_only", "sum_vs_mean", """
+        def mse_loss(pred, target):
+            N = pred.shape[0]
+            diff = pred - target
+            return float(np.sum(diff ** 2) / N), 2 * diff / N
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint="The mean is over ALL elements"),
+    M("mse_loss", "forgets_factor_two", "wrong_value", """
+        def mse_loss(pred, target):
+            diff = pred - target
+            return float(np.mean(diff ** 2)), diff / diff.size
+        """, ["gradient_matches_reference"], hint="keep the factor 2"),
+    M("mse_loss", "gradient_not_averaged", "sum_vs_mean", """
+        def mse_loss(pred, target):
+            diff = pred - target
+            return float(np.mean(diff ** 2)), 2 * diff
+        """, ["gradient_matches_reference"], hint=DIVIDE_BY_SIZE),
+    M("mse_loss", "dpred_is_pred", "view_of_input", """
+        def mse_loss(pred, target):
+            loss = float(np.mean((pred - target) ** 2))
+            dpred = pred                     # not a copy
+            dpred -= target
+            dpred *= 2 / pred.size
+            return loss, dpred
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=FRESH_GRADS),
+
+    # ------------------------------------------------------------------------------------ l1_loss
+    M("l1_loss", "gradient_not_averaged", "sum_vs_mean", """
+        def l1_loss(pred, target):
+            diff = pred - target
+            return float(np.mean(np.abs(diff))), np.sign(diff)
+        """, ["gradient_matches_reference"], hint=DIVIDE_BY_SIZE),
+    M("l1_loss", "sum_not_mean", "sum_vs_mean", """
+        def l1_loss(pred, target):
+            diff = pred - target
+            return float(np.sum(np.abs(diff))), np.sign(diff)
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint=DIVIDE_BY_SIZE),
+    M("l1_loss", "relu_like_derivative", "wrong_value", """
+        def l1_loss(pred, target):
+            diff = pred - target
+            return float(np.mean(np.abs(diff))), (diff > 0).astype(diff.dtype) / diff.size
+        """, ["gradient_matches_reference"]),
+    M("l1_loss", "where_constants", "float32_upcast", """
+        def l1_loss(pred, target):
+            diff = pred - target
+            sign = np.where(diff > 0, 1.0, np.where(diff < 0, -1.0, 0.0))
+            return float(np.mean(np.abs(diff))), sign / diff.size
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+
+    # --------------------------------------------------------------------------------- huber_loss
+    M("huber_loss", "gradient_not_clipped", "wrong_value", """
+        def huber_loss(pred, target, delta=1.0):
+            r = pred - target
+            a = np.abs(r)
+            loss = np.mean(np.where(a <= delta, 0.5 * r ** 2, delta * (a - 0.5 * delta)))
+            return float(loss), r / r.size
+        """, ["gradient_matches_reference"], hint="clip it"),
+    M("huber_loss", "gradient_not_averaged", "sum_vs_mean", """
+        def huber_loss(pred, target, delta=1.0):
+            r = pred - target
+            a = np.abs(r)
+            loss = np.mean(np.where(a <= delta, 0.5 * r ** 2, delta * (a - 0.5 * delta)))
+            return float(loss), np.clip(r, -delta, delta)
+        """, ["gradient_matches_reference"], hint=DIVIDE_BY_SIZE),
+    M("huber_loss", "linear_branch_parenthesis", "wrong_value", """
+        def huber_loss(pred, target, delta=1.0):
+            r = pred - target
+            a = np.abs(r)
+            loss = np.mean(np.where(a <= delta, 0.5 * r ** 2, delta * a - 0.5 * delta))
+            return float(loss), np.clip(r, -delta, delta) / r.size
+        """, ["loss_matches_reference"]),
+    M("huber_loss", "residual_in_place", "mutates_input", """
+        def huber_loss(pred, target, delta=1.0):
+            r = pred
+            r -= target
+            a = np.abs(r)
+            loss = np.mean(np.where(a <= delta, 0.5 * r ** 2, delta * (a - 0.5 * delta)))
+            return float(loss), np.clip(r, -delta, delta) / r.size
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+
+    # -------------------------------------------------------------------------- l2_regularization
+    M("l2_regularization", "forgets_half", "forgets_half", """
+        def l2_regularization(w, reg):
+            return float(reg * np.sum(w * w)), 2 * reg * w
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint=("with the 0.5", "sum(w²) is reg·w")),
+    M("l2_regularization", "mean_not_sum", "sum_vs_mean", """
+        def l2_regularization(w, reg):
+            return float(0.5 * reg * np.mean(w * w)), reg * w / w.size
+        """, ["loss_matches_reference", "gradient_matches_reference"]),
+    M("l2_regularization", "dw_is_w", "view_of_input", """
+        def l2_regularization(w, reg):
+            loss = float(0.5 * reg * np.sum(w * w))
+            dw = w
+            dw *= reg
+            return loss, dw
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=FRESH_GRADS),
+    M("l2_regularization", "sum_over_axis_0", "wrong_shape", """
+        def l2_regularization(w, reg):
+            return 0.5 * reg * np.sum(w * w, axis=0), reg * w
+        """, ["output_shapes"], hint=ONE_NUMBER),
+
+    # ------------------------------------------------------------------------------ two_layer_net
+    M("two_layer_net", "reg_without_half", "forgets_half", _TWO_LAYER_HEAD + """
+            if y is None:
+                return scores
+            data_loss, dscores = softmax_loss(scores, y)
+            loss = data_loss + reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            da, dW2, db2 = affine_backward(dscores, cache2)
+            _, dW1, db1 = affine_backward(relu_backward(da, cache_relu), cache1)
+            return float(loss), {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2}
+        """, ["loss_matches_reference"], hint="The L2 term is 0.5"),
+    M("two_layer_net", "no_reg_gradient", "forgets_reg", _TWO_LAYER_HEAD + """
+            if y is None:
+                return scores
+            data_loss, dscores = softmax_loss(scores, y)
+            loss = data_loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            da, dW2, db2 = affine_backward(dscores, cache2)
+            _, dW1, db1 = affine_backward(relu_backward(da, cache_relu), cache1)
+            return float(loss), {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+        """, ["gradient_matches_reference"], hint="Add the regularisation gradient"),
+    M("two_layer_net", "ignores_y_none", "ignores_y_none", _TWO_LAYER_HEAD + """
+            data_loss, dscores = softmax_loss(scores, y)
+            loss = data_loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            da, dW2, db2 = affine_backward(dscores, cache2)
+            _, dW1, db1 = affine_backward(relu_backward(da, cache_relu), cache1)
+            return float(loss), {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2, "b2": db2}
+        """, ["scores_without_labels"]),
+    M("two_layer_net", "manual_dW2_transposed", "transposed", _TWO_LAYER_HEAD + """
+            if y is None:
+                return scores
+            data_loss, dscores = softmax_loss(scores, y)
+            loss = data_loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            dW2 = dscores.T @ a                       # (C, H)
+            da = dscores @ W2.T
+            _, dW1, db1 = affine_backward(relu_backward(da, cache_relu), cache1)
+            return float(loss), {"W1": dW1 + reg * W1, "b1": db1, "W2": dW2 + reg * W2.T, "b2": dscores.sum(axis=0)}
+        """, ["output_shapes"], hint=TRANSPOSE),
+    M("two_layer_net", "flattens_X_in_place", "mutates_input", """
+        _solution_two_layer_net = two_layer_net
+
+
+        def two_layer_net(X, params, y=None, reg=0.0):
+            X.shape = (X.shape[0], -1)
+            return _solution_two_layer_net(X, params, y, reg)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+    M("two_layer_net", "zeros_grads", "float32_upcast", _TWO_LAYER_HEAD + """
+            if y is None:
+                return scores
+            grads = {k: np.zeros(v.shape) for k, v in params.items()}
+            data_loss, dscores = softmax_loss(scores, y)
+            loss = data_loss + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+            da, dW2, db2 = affine_backward(dscores, cache2)
+            _, dW1, db1 = affine_backward(relu_backward(da, cache_relu), cache1)
+            grads["W1"] += dW1 + reg * W1
+            grads["b1"] += db1
+            grads["W2"] += dW2 + reg * W2
+            grads["b2"] += db2
+            return float(loss), grads
+        """, ["preserves_float32"], hint=KEEP_DTYPE),
+
+    # ------------------------------------------------------------------------ fully_connected_net
+    M("fully_connected_net", "regularises_biases", "wrong_value", """
+        def fully_connected_net(X, params, y=None, reg=0.0):
+            L = len(params) // 2
+            out, caches = X, []
+            for l in range(1, L + 1):
+                out, ac = affine_forward(out, params[f"W{l}"], params[f"b{l}"])
+                rc = None
+                if l < L:
+                    out, rc = relu_forward(out)
+                caches.append((ac, rc))
+            if y is None:
+                return out
+            loss, dout = softmax_loss(out, y)
+            grads = {}
+            for l in range(L, 0, -1):
+                ac, rc = caches[l - 1]
+                if rc is not None:
+                    dout = relu_backward(dout, rc)
+                dout, grads[f"W{l}"], grads[f"b{l}"] = affine_backward(dout, ac)
+            for k, v in params.items():                # every parameter, biases too
+                loss += 0.5 * reg * np.sum(v * v)
+                grads[k] += reg * v
+            return float(loss), grads
+        """, ["loss_matches_reference", "gradient_matches_reference"], hint="none of the biases"),
+    M("fully_connected_net", "ignores_y_none", "ignores_y_none", """
+        _solution_fully_connected_net = fully_connected_net
+
+
+        def fully_connected_net(X, params, y=None, reg=0.0):
+            if y is None:
+                y = np.zeros(X.shape[0], dtype=int)    # "some labels" so the loss runs
+            return _solution_fully_connected_net(X, params, y, reg)
+        """, ["scores_without_labels"]),
+    M("fully_connected_net", "relu_after_last_layer", "wrong_value", """
+        def fully_connected_net(X, params, y=None, reg=0.0):
+            L = len(params) // 2
+            out, caches = X, []
+            for l in range(1, L + 1):
+                out, ac = affine_forward(out, params[f"W{l}"], params[f"b{l}"])
+                out, rc = relu_forward(out)
+                caches.append((ac, rc))
+            if y is None:
+                return out
+            loss, dout = softmax_loss(out, y)
+            grads = {}
+            for l in range(L, 0, -1):
+                ac, rc = caches[l - 1]
+                dout = relu_backward(dout, rc)
+                dout, dW, grads[f"b{l}"] = affine_backward(dout, ac)
+                W = params[f"W{l}"]
+                loss += 0.5 * reg * np.sum(W * W)
+                grads[f"W{l}"] = dW + reg * W
+            return float(loss), grads
+        """, ["loss_matches_reference", "gradient_matches_reference", "scores_without_labels"]),
+    M("fully_connected_net", "two_layers_only", "fixed_depth", """
+        def fully_connected_net(X, params, y=None, reg=0.0):
+            return two_layer_net(X, params, y, reg)
+        """, ["runs_on_valid_inputs"]),
+    M("fully_connected_net", "reg_loss_overwritten", "forgets_reg", """
+        def fully_connected_net(X, params, y=None, reg=0.0):
+            L = len(params) // 2
+            out, caches = X, []
+            for l in range(1, L + 1):
+                out, ac = affine_forward(out, params[f"W{l}"], params[f"b{l}"])
+                rc = None
+                if l < L:
+                    out, rc = relu_forward(out)
+                caches.append((ac, rc))
+            if y is None:
+                return out
+            data_loss, dout = softmax_loss(out, y)
+            grads = {}
+            for l in range(L, 0, -1):
+                ac, rc = caches[l - 1]
+                if rc is not None:
+                    dout = relu_backward(dout, rc)
+                dout, dW, grads[f"b{l}"] = affine_backward(dout, ac)
+                W = params[f"W{l}"]
+                reg_loss = 0.5 * reg * np.sum(W * W)       # = instead of +=: only W1 counts
+                grads[f"W{l}"] = dW + reg * W
+            return float(data_loss + reg_loss), grads
+        """, ["loss_matches_reference"]),
+    M("fully_connected_net", "reg_grad_into_params", "view_of_input", """
+        def fully_connected_net(X, params, y=None, reg=0.0):
+            L = len(params) // 2
+            out, caches = X, []
+            for l in range(1, L + 1):
+                out, ac = affine_forward(out, params[f"W{l}"], params[f"b{l}"])
+                rc = None
+                if l < L:
+                    out, rc = relu_forward(out)
+                caches.append((ac, rc))
+            if y is None:
+                return out
+            loss, dout = softmax_loss(out, y)
+            grads = {}
+            for l in range(L, 0, -1):
+                ac, rc = caches[l - 1]
+                if rc is not None:
+                    dout = relu_backward(dout, rc)
+                dout, dW, grads[f"b{l}"] = affine_backward(dout, ac)
+                W = params[f"W{l}"]
+                loss += 0.5 * reg * np.sum(W * W)
+                g = W                         # not a copy: the next lines change params
+                g *= reg
+                g += dW
+                grads[f"W{l}"] = g
+            return float(loss), grads
+        """, ["inputs_unchanged", "gradients_are_fresh_arrays"], hint=FRESH_GRADS),
+]
+
+
+# Mistakes that an earlier version of the checker missed or explained without their hint.
+MUTANTS += [
+    M("l1_loss", "sign_one_at_zero", "kink", """
+        def l1_loss(pred, target):
+            diff = pred - target
+            dpred = np.where(diff >= 0, 1, -1).astype(diff.dtype) / diff.size   # +1 where pred == target
+            return float(np.mean(np.abs(diff))), dpred
+        """, ["gradient_at_edges"]),
+    M("two_layer_net", "adds_key_to_params", "mutates_input", """
+        _solution_two_layer_net = two_layer_net
+
+
+        def two_layer_net(X, params, y=None, reg=0.0):
+            params["reg"] = reg                # a new key in the caller's dict
+            return _solution_two_layer_net(X, params, y, reg)
+        """, ["inputs_unchanged"], hint=COPY_INPUT),
+    *[M(f"{name}_backward", "global_cache_hint", "global_cache", global_cache(name, params, args),
+        ["caches_are_independent"], hint=NOT_GLOBALS)
+      for name, params, args in (("relu", "x", "x"), ("leaky_relu", "x, alpha=0.01", "x, alpha"),
+                                 ("elu", "x, alpha=1.0", "x, alpha"))],
+    M("softmax_loss", "no_max_shift", "overflow", """
+        def softmax_loss(x, y):
+            e = np.exp(x)
+            p = e / e.sum(axis=1, keepdims=True)
+            n = len(y)
+            dx = p.copy()
+            dx[np.arange(n), y] -= 1
+            return float(-np.log(p[np.arange(n), y]).mean()), dx / n
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+    M("cross_entropy_loss", "no_max_shift", "overflow", """
+        def cross_entropy_loss(x, p):
+            e = np.exp(x)
+            q = e / e.sum(axis=1, keepdims=True)
+            n = len(x)
+            return float(-(p * np.log(q)).sum() / n), (q - p) / n
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+    M("tanh_forward", "exp_formula", "overflow", """
+        def tanh_forward(x):
+            out = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
+            return out, (out,)
+        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+]
+
+
+def _a1_exercises():
+    return [e for e in all_exercises() if e.assignment == A1]
+
+
+def _module_of(exercise: str) -> str:
+    return next(e.module for e in _a1_exercises() if e.name == exercise)
+
+
+@pytest.fixture(scope="module")
+def solution_sources() -> dict[str, str]:
+    """The solutions' sources, read once: each mutant writes its own copy of the folder."""
+    return {p.name: p.read_text() for p in sorted(SOLUTIONS.glob("*.py"))}
+
+
+def plant(root: Path, sources: dict[str, str], mutant: Mutant) -> Path:
+    """A copy of the a1 solutions under root/a1_backprop with the mutant appended to its module."""
+    folder = root / A1
+    folder.mkdir(parents=True, exist_ok=True)
+    module = _module_of(mutant.exercise) + ".py"
+    assert module in sources, f"no {module} among the solutions"
+    for name, text in sources.items():
+        if name == module:
+            text = text + "\n\n# ---- planted mistake ----\n" + mutant.source
+        (folder / name).write_text(text)
+    return root
+
+
+def assert_caught(mutant: Mutant, root: Path, seed: int) -> None:
+    """The mutant's exercise fails, loses points, fails each named property, and shows its hints."""
+    _, (result,) = run_checks([mutant.exercise], root, "grading", seed=seed)
+    verdicts = {p.name: p for p in result.properties}
+    failed = [p for p in result.properties if not p.passed]
+    report = f"seed {seed}: " + "; ".join(f"{p.name}: {p.message.splitlines()[0] if p.message else ''}" for p in failed)
+    assert result.status == "checked", f"seed {seed}: {result.status}: {result.reason}"
+    assert not result.passed, f"seed {seed}: the mutant passes every property"
+    assert result.points < result.max_points, report
+    for name in mutant.must_fail:
+        assert name in verdicts, f"{mutant.exercise} has no property {name}"
+        assert verdicts[name].checked, f"{name} was not checked; {report}"
+        assert not verdicts[name].passed, f"{name} passed; {report}"
+    shown = [h for p in failed for h in p.hints]
+    for hint in mutant.hints:
+        assert any(hint in h for h in shown), f"hint {hint!r} not among {shown}; {report}"
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
+def test_mutant_is_caught(mutant: Mutant, solution_sources, tmp_path):
+    root = plant(tmp_path, solution_sources, mutant)
+    for seed in SEEDS:
+        assert_caught(mutant, root, seed)
+
+
+def test_solutions_pass_every_a1_exercise():
+    _, results = run_checks([A1], ASSIGNMENTS_DIR, "grading", seed=SEEDS[0])
+    assert {r.name for r in results} == {e.name for e in _a1_exercises()}
+    failing = {r.name: [p.name for p in r.properties if not p.passed] for r in results if not r.passed}
+    assert not failing
+    assert all(r.points == r.max_points for r in results)
+
+
+def test_every_a1_property_is_the_target_of_a_mutant():
+    properties = {p.name for e in _a1_exercises() for p in e.properties}
+    targeted = {name for m in MUTANTS for name in m.must_fail}
+    assert not properties - targeted, f"no mutant makes these fail: {sorted(properties - targeted)}"
+    assert not targeted - properties, f"mutants name properties that do not exist: {sorted(targeted - properties)}"
+
+
+def _declaration(exercise) -> str:
+    names = {p.name for p in exercise.properties}
+    return "backward" if "gradient_shapes" in names else "loss" if "output_shapes" in names else "forward"
+
+
+def test_every_generic_property_is_targeted_for_each_kind_of_declaration():
+    """Stricter: forwards/functions, backwards and losses each have their own inputs_unchanged,
+    preserves_float32, ...; each of these is made to fail on some exercise of that kind."""
+    by_name = {e.name: e for e in _a1_exercises()}
+    wanted = {(_declaration(e), p.name) for e in by_name.values() for p in e.properties}
+    targeted = {(_declaration(by_name[m.exercise]), name) for m in MUTANTS for name in m.must_fail}
+    assert not wanted - targeted, f"not targeted: {sorted(wanted - targeted)}"
+
+
+def test_every_a1_exercise_has_three_kinds_of_mutant():
+    kinds = defaultdict(set)
+    for m in MUTANTS:
+        kinds[m.exercise].add(m.kind)
+    short = {e.name: sorted(kinds[e.name]) for e in _a1_exercises() if len(kinds[e.name]) < 3}
+    assert not short, f"fewer than three kinds of mutant: {short}"
+    assert set(kinds) <= {e.name for e in _a1_exercises()}
+    names = [m.name for m in MUTANTS]
+    assert len(names) == len(set(names)), "duplicate mutant ids"
+
+
+def _spec_mistake_hints() -> list[str]:
+    """The hint of every `Mistake(...)` written in the a1 spec (a name resolved in the module)."""
+    import checkers.specs.a1_backprop as spec
+    tree = ast.parse((CHECKERS / "specs" / "a1_backprop.py").read_text())
+    hints = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Mistake" and node.args:
+            first = node.args[0]
+            hints.append(first.value if isinstance(first, ast.Constant) else getattr(spec, first.id))
+    return hints
+
+
+def test_every_a1_mistake_hint_is_shown_by_a_mutant():
+    hints = _spec_mistake_hints()
+    assert len(hints) >= 20
+    expected = [h for m in MUTANTS for h in m.hints]
+    unshown = [h for h in hints if not any(e in h for e in expected)]
+    assert not unshown, f"no mutant expects these hints: {unshown}"
+
+
+def test_hints_exist_in_the_checker():
+    text = "".join((CHECKERS / name).read_text() for name in ("specs/a1_backprop.py", "compare.py", "properties.py"))
+    missing = sorted({h for m in MUTANTS for h in m.hints if h not in text})
+    assert not missing, f"hints not found in the checker: {missing}"

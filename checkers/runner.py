@@ -23,9 +23,11 @@ PRINT_LIMIT = 24
 
 
 def check_exercise(exercise: Exercise, submission: Submission, profile: GradingProfile,
-                   only: str | None = None, replay: str = "") -> ExerciseResult:
-    """The verdict on one exercise. only: check just that property (for replays)."""
+                   only: str | None = None, replay: str = "", timeout: float | None = None) -> ExerciseResult:
+    """The verdict on one exercise. only: check just that property (for replays);
+    timeout: wall-clock seconds the exercise may spend in student code."""
     start, student_start = time.perf_counter(), submission.student_seconds()
+    submission.set_deadline(timeout)
     result = ExerciseResult(exercise.name, exercise.assignment, exercise.points, [])
     problem = _unavailable(exercise, submission)
     if problem is not None:
@@ -53,6 +55,7 @@ def check_exercise(exercise: Exercise, submission: Submission, profile: GradingP
                 blocked = "not implemented"
     result.seconds = time.perf_counter() - start
     result.student_seconds = submission.student_seconds() - student_start
+    submission.set_deadline(None)
     return result
 
 

@@ -18,20 +18,33 @@ def _console() -> Console:
 
 
 def run_checks(names: list[str], path: Path, profile_name: str = "student", seed: int | None = None,
-               only: str | None = None, reveal: bool | None = None):
+               only: str | None = None, reveal: bool | None = None, sandbox: bool = False,
+               exercise_timeout: float | None = None):
     """Check the named exercises (or assignments) of the submission in `path`.
-    Returns (profile, results). Raises KeyError for unknown names."""
+
+    sandbox: run the student's code in a separate, confined worker process (see grader.sandbox)
+    rather than in this one. exercise_timeout: wall-clock seconds one exercise may spend in
+    student code. Returns (profile, results). Raises KeyError for unknown names."""
     from checkers.profiles import get_profile
     from checkers.registry import select
     from checkers.runner import check_exercise
-    from grader.submission import InProcessSubmission
 
     exercises = select(names)
     profile = get_profile(profile_name, seed, reveal)
     replay = _replay_command(path, profile)
-    with InProcessSubmission(path) as submission:
-        results = [check_exercise(e, submission, profile, only=only, replay=replay) for e in exercises]
+    with open_submission(path, sandbox) as submission:
+        results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
+                   for e in exercises]
     return profile, results
+
+
+def open_submission(path: Path, sandbox: bool):
+    """The student's folder behind the call boundary: in a sandboxed worker, or in this process."""
+    if sandbox:
+        from grader.sandbox import SandboxedSubmission
+        return SandboxedSubmission(path)
+    from grader.submission import InProcessSubmission
+    return InProcessSubmission(path)
 
 
 def _replay_command(path: Path, profile) -> str:

@@ -147,6 +147,18 @@ class Submission(ABC):
         """Total time spent inside student calls so far."""
         return 0.0
 
+    _deadline: float | None = None
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Give what follows (one exercise) at most `seconds` of wall clock in student code."""
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+
+    def time_left(self, timeout: float) -> float:
+        """The timeout of the next call: `timeout`, cut to what remains before the deadline."""
+        if self._deadline is None:
+            return timeout
+        return min(timeout, self._deadline - time.monotonic())
+
     def close(self) -> None:
         """Release whatever the submission holds."""
 
@@ -242,6 +254,9 @@ class InProcessSubmission(Submission):
         if status is not None:
             return CallOutcome(error=status)
         fn = getattr(self._modules[(assignment, module)], function)
+        timeout = self.time_left(timeout or self.call_timeout)
+        if timeout <= 0:
+            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget"))
         # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
         call_args = [self._resolve(a) for a in args]
         call_kwargs = {k: self._resolve(v) for k, v in (kwargs or {}).items()}
@@ -250,13 +265,13 @@ class InProcessSubmission(Submission):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                with _student_context(timeout or self.call_timeout), contextlib.redirect_stdout(output), \
+                with _student_context(timeout), contextlib.redirect_stdout(output), \
                         contextlib.redirect_stderr(output), np.errstate(over="warn", invalid="warn", divide="warn"):
                     value = fn(*call_args, **call_kwargs)
             except NotImplementedError as e:
                 return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), start, output)
             except CallTimeout:
-                return self._outcome(StudentError("timeout", f"{function} did not return within {timeout or self.call_timeout:g} s"), start, output)
+                return self._outcome(StudentError("timeout", f"{function} did not return within {timeout:.3g} s"), start, output)
             except BaseException as e:  # noqa: BLE001 - a student's exception, SystemExit included, is a verdict
                 if isinstance(e, KeyboardInterrupt):
                     raise

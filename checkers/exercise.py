@@ -162,7 +162,7 @@ class ExerciseResult:
     assignment: str
     max_points: float
     properties: list[PropertyResult]
-    status: str = "checked"  # checked | missing | not_implemented | module_error
+    status: str = "checked"  # checked | missing | not_implemented | module_error | forbidden
     reason: str = ""
     seconds: float = 0.0
     student_seconds: float = 0.0

@@ -41,7 +41,7 @@ class GradingProfile:
 DEFAULT_COURSE_SEED = 20261123
 
 PROFILES = {
-    "student": GradingProfile("student", max_examples=25, seed=None, reveal_examples=True),
+    "student": GradingProfile("student", max_examples=20, seed=None, reveal_examples=True),
     "grading": GradingProfile("grading", max_examples=60, seed=DEFAULT_COURSE_SEED, reveal_examples=False),
 }
 

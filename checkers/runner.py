@@ -31,7 +31,7 @@ def check_exercise(exercise: Exercise, submission: Submission, profile: GradingP
     result = ExerciseResult(exercise.name, exercise.assignment, exercise.points, [])
     problem = _unavailable(exercise, submission)
     if problem is not None:
-        result.status = "missing" if problem.kind == "missing" else "module_error"
+        result.status = problem.kind if problem.kind in ("missing", "forbidden") else "module_error"
         result.reason = problem.describe()
         result.properties = [PropertyResult(p.name, False, result.reason, p.weight, p.essential, checked=False)
                              for p in exercise.properties]

@@ -96,7 +96,9 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
               help="Also write the verdicts as JSON to this file.")
 @click.option("--reveal/--hide", "reveal", default=None,
               help="Show or withhold the values of failing examples (grading hides them by default).")
-def check_command(names, path, profile_name, seed, only, json_path, reveal) -> None:
+@click.option("--no-sandbox", is_flag=True,
+              help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
+def check_command(names, path, profile_name, seed, only, json_path, reveal, no_sandbox) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
@@ -104,7 +106,7 @@ def check_command(names, path, profile_name, seed, only, json_path, reveal) -> N
 
     path = path or _default_path()
     try:
-        profile, results = run_checks(list(names), path, profile_name, seed, only, reveal)
+        profile, results = run_checks(list(names), path, profile_name, seed, only, reveal, sandbox=not no_sandbox)
     except KeyError as e:
         raise click.UsageError(f"unknown exercise or assignment: {e.args[0]} (see `dlgrade list`)")
     console = _console()
@@ -142,11 +144,11 @@ def demo_command() -> None:
         student = Path(tmp) / "student"
         release(student, available())
         console.rule("1. The released stubs: every exercise should fail as not implemented")
-        _, stub_results = run_checks([], student, seed=0)
+        _, stub_results = run_checks([], student, seed=0, sandbox=True)
         print_results(stub_results, console, details=False)
         stubs_fail = all(r.status == "not_implemented" for r in stub_results)
         console.rule("2. The instructor's solutions: every exercise should pass")
-        _, solution_results = run_checks([], ASSIGNMENTS_DIR, seed=0)
+        _, solution_results = run_checks([], ASSIGNMENTS_DIR, seed=0, sandbox=True)
         print_results(solution_results, console)
         solutions_pass = all(r.passed for r in solution_results)
         ok = stubs_fail and solutions_pass
@@ -154,6 +156,31 @@ def demo_command() -> None:
     console.print(f"stubs: {'all not implemented' if stubs_fail else '[red]some did not fail as not implemented[/]'}; "
                   f"solutions: {'all pass' if solutions_pass else '[red]some fail[/]'}")
     sys.exit(0 if ok else 1)
+
+
+@main.command("export")
+@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="gradebook.db", show_default=True, help="The gradebook to export.")
+@click.option("--format", "fmt", required=True,
+              type=click.Choice(["csv", "gradescope", "prairielearn", "classroom", "junit", "feedback"]))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="File or folder to write (default per format: gradebook.csv, junit.xml, feedback/, "
+                   "gradescope/ or prairielearn/ with one NAME/results.json each, results.json for one "
+                   "--submission, standard output for classroom). '-' writes a single file to standard output.")
+@click.option("--submission", default=None, help="Export only this submission (its folder or file name).")
+def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None) -> None:
+    """Write the gradebook as a CSV, Gradescope or PrairieLearn results.json, a GitHub Classroom
+    runner result, JUnit XML, or Markdown feedback per student (see grader.export)."""
+    from grader.export import export
+
+    try:
+        written = export(db_path, fmt, out, submission)
+    except KeyError as e:
+        raise click.UsageError(str(e.args[0]))
+    except ValueError as e:
+        raise click.UsageError(str(e))
+    for path in written:
+        click.echo(f"wrote {path}", err=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from rich.table import Table
 from checkers.exercise import ExerciseResult
 from checkers.profiles import GradingProfile
 
-_STATUS = {"missing": "[yellow]missing[/]", "module_error": "[red]module error[/]",
+_STATUS = {"missing": "[yellow]missing[/]", "module_error": "[red]module error[/]", "forbidden": "[red]forbidden import[/]",
            "not_implemented": "[yellow]not implemented[/]"}
 
 
@@ -68,7 +68,7 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
                 console.print(f"    [cyan]hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)
             if p.replay:
                 console.print(f"    [dim]replay:[/] {escape(p.replay)}", highlight=False, soft_wrap=True)
-    problems = [r for r in results if r.status in ("missing", "module_error")]
+    problems = [r for r in results if r.status in ("missing", "module_error", "forbidden")]
     for r in problems:
         console.print(f"[yellow]{r.name}[/]: {escape(r.reason)}", highlight=False)
 

@@ -55,7 +55,7 @@ class StudentError:
     """What went wrong inside a student call, as plain strings.
 
     kind is one of: "not_implemented", "exception", "timeout", "bad_return", "missing",
-    "module_error", "crash".
+    "module_error", "forbidden", "crash".
     """
 
     kind: str
@@ -184,9 +184,12 @@ class InProcessSubmission(Submission):
     mistake) loaded in one process never share module objects.
     """
 
-    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT):
+    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+                 forbidden: dict[str, list[str]] | None = None):
+        """forbidden: per assignment, the top-level packages its modules may not import."""
         self.root = Path(root)
         self.call_timeout = call_timeout
+        self.forbidden = forbidden if forbidden is not None else forbidden_imports()
         self._prefix = f"_dlgrade_submission_{next(_package_counter)}"
         self._modules: dict[tuple[str, str], types.ModuleType | StudentError] = {}
         self._kept: dict[int, Any] = {}
@@ -206,6 +209,10 @@ class InProcessSubmission(Submission):
         path = folder / f"{module}.py"
         if not path.is_file():
             return StudentError("missing", f"{assignment}/{module}.py not found in {self.root}")
+        banned = imported_names(path) & set(self.forbidden.get(assignment, ()))
+        if banned:
+            return StudentError("forbidden", f"{module}.py imports {', '.join(sorted(banned))}, which {assignment} "
+                                             f"does not allow: write it with numpy")
         package = f"{self._prefix}.{assignment}"
         self._ensure_package(package, folder)
         name = f"{package}.{module}"
@@ -260,7 +267,7 @@ class InProcessSubmission(Submission):
         # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
         call_args = [self._resolve(a) for a in args]
         call_kwargs = {k: self._resolve(v) for k, v in (kwargs or {}).items()}
-        output = io.StringIO()
+        output = _Tail(MAX_CAPTURED_OUTPUT)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -279,7 +286,7 @@ class InProcessSubmission(Submission):
             finally:
                 seconds = time.perf_counter() - start
                 self._student_seconds += seconds
-        outcome = CallOutcome(seconds=seconds, output=output.getvalue()[-MAX_CAPTURED_OUTPUT:])
+        outcome = CallOutcome(seconds=seconds, output=output.getvalue())
         outcome.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
         try:
             value = self._keep(value, keep)
@@ -325,9 +332,61 @@ class InProcessSubmission(Submission):
             items[i] = handle
         return tuple(items)
 
-    def _outcome(self, error: StudentError, start: float, output: io.StringIO) -> CallOutcome:
-        return CallOutcome(error=error, seconds=time.perf_counter() - start,
-                           output=output.getvalue()[-MAX_CAPTURED_OUTPUT:])
+    def _outcome(self, error: StudentError, start: float, output: "_Tail") -> CallOutcome:
+        return CallOutcome(error=error, seconds=time.perf_counter() - start, output=output.getvalue())
+
+
+def forbidden_imports() -> dict[str, list[str]]:
+    """Per assignment, the packages it forbids, from the course's manifests."""
+    import tomllib
+
+    from assignments import ASSIGNMENTS_DIR
+
+    found = {}
+    for manifest in ASSIGNMENTS_DIR.glob("*/manifest.toml"):
+        with open(manifest, "rb") as f:
+            found[manifest.parent.name] = list(tomllib.load(f).get("forbidden", []))
+    return found
+
+
+def imported_names(path: Path) -> set[str]:
+    """Top-level names a module imports: import statements, and calls of __import__ or
+    importlib.import_module with a literal name. (The sandbox also hides forbidden packages, so
+    a dynamic import that this misses still fails there.)"""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(errors="replace"))
+    except SyntaxError:
+        return set()  # the import reports the syntax error
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in ("__import__", "import_module"):
+                names.add(node.args[0].value.split(".")[0])
+    return names
+
+
+class _Tail(io.TextIOBase):
+    """A text stream that keeps only the last `limit` characters written (printing gigabytes
+    costs the student time, not the checker memory)."""
+
+    def __init__(self, limit: int):
+        self.limit, self._text = limit, ""
+
+    def write(self, text: str) -> int:
+        self._text = (self._text + str(text))[-self.limit:]
+        return len(text)
+
+    def getvalue(self) -> str:
+        return self._text
 
 
 def _kind_of(value: Any) -> str:

@@ -1,0 +1,148 @@
+"""The sandboxed worker: the wire format, confinement, and verdicts equal to in-process ones."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assignments import ASSIGNMENTS_DIR
+from grader import wire
+from grader.cli import run_checks
+from grader.sandbox import SandboxedSubmission, bwrap_path
+from grader.submission import Handle
+
+A1 = "a1_backprop"
+REPO = Path(__file__).resolve().parents[1]
+needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed on this machine")
+
+
+def planted(tmp_path: Path, module: str, source: str) -> Path:
+    shutil.copytree(ASSIGNMENTS_DIR / A1, tmp_path / A1, ignore=shutil.ignore_patterns("__pycache__"))
+    path = tmp_path / A1 / f"{module}.py"
+    path.write_text(path.read_text() + "\n\n" + textwrap.dedent(source))
+    return tmp_path
+
+
+# -- the wire ---------------------------------------------------------------------------------------
+
+
+def test_plain_values_round_trip():
+    message = {"value": (np.arange(6, dtype=np.float32).reshape(2, 3), Handle(4)), "n": [1, 2.5, None, "s"],
+               "d": {"k": np.array(True)}, "empty": np.zeros((0, 3))}
+    back = wire.receive(io.BytesIO(wire.encode(message)))
+    assert back["value"][0].dtype == np.float32 and back["value"][0].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert back["value"][1] == Handle(4) and back["n"] == [1, 2.5, None, "s"] and back["empty"].shape == (0, 3)
+
+
+@pytest.mark.parametrize("header", [
+    {"body": {"a": 0}, "arrays": [["|O", [1], 8]]},          # an object array
+    {"body": {"a": 0}, "arrays": [["<f8", [1000], 8]]},      # size does not match the shape
+    {"body": {"a": 3}, "arrays": []},                        # a reference to no array
+    {"body": {"x": 1, "y": 2}, "arrays": []},                # a tagged value that is not one
+    {"body": [1, 2], "arrays": []},                          # not a dict
+])
+def test_malformed_messages_are_refused(header):
+    data = json.dumps(header).encode()
+    stream = io.BytesIO(struct.pack(">Q", len(data)) + data + b"\0" * 8)
+    with pytest.raises(wire.WireError):
+        wire.receive(stream)
+
+
+def test_values_that_may_not_cross_are_refused():
+    for bad in (np.array([object()]), object(), {1: 2}, np.ma.array([1.0])):
+        with pytest.raises(wire.WireError):
+            wire.encode({"v": bad})
+
+
+# -- confinement -------------------------------------------------------------------------------------
+
+
+@needs_bwrap
+def test_worker_sees_neither_the_course_nor_the_network_and_runs_unprivileged(tmp_path):
+    path = planted(tmp_path, "layers", f"""
+        import os, socket
+        def probe(_):
+            seen = {{}}
+            for name, target in (("course", {str(REPO / "assignments" / A1 / "layers.py")!r}),
+                                 ("reference", {str(REPO / "reference" / "layers.py")!r})):
+                try:
+                    open(target).read()
+                    seen[name] = 1.0
+                except OSError:
+                    seen[name] = 0.0
+            try:
+                socket.create_connection(("127.0.0.1", 9), timeout=1)
+                seen["network"] = 1.0
+            except OSError:
+                seen["network"] = 0.0
+            try:
+                open("/opt/dlgrade/submission/{A1}/layers.py", "a").write("# tampered")
+                seen["writes_submission"] = 1.0
+            except OSError:
+                seen["writes_submission"] = 0.0
+            seen["uid"] = float(os.getuid())
+            return seen
+    """)
+    with SandboxedSubmission(path) as sub:
+        outcome = sub.call(A1, "layers", "probe", [np.zeros(1)])
+    assert outcome.error is None, outcome.error
+    seen = outcome.value
+    assert seen["course"] == seen["reference"] == seen["network"] == seen["writes_submission"] == 0.0
+    if __import__("os").getuid() == 0:
+        assert seen["uid"] == 65534.0
+
+
+def test_a_hung_call_is_stopped_and_the_next_call_gets_a_fresh_worker(tmp_path):
+    path = planted(tmp_path, "layers", """
+        import signal
+        def tanh_forward(x):
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the worker's own timer cannot stop it
+            while True:
+                pass
+    """)
+    with SandboxedSubmission(path, call_timeout=1) as sub:
+        forward = sub.call(A1, "layers", "relu_forward", [np.ones(2)], keep=(1,))
+        hung = sub.call(A1, "layers", "tanh_forward", [np.ones(2)])
+        assert hung.error.kind == "timeout"
+        lost = sub.call(A1, "layers", "relu_backward", [np.ones(2), forward.value[1]])
+        assert lost.error.kind == "crash" and "lost" in lost.error.message
+        assert sub.call(A1, "layers", "relu_forward", [np.ones(2)], keep=(1,)).error is None
+
+
+# -- the same verdicts in and out of the sandbox ------------------------------------------------------
+
+
+@pytest.mark.parametrize("no_bwrap", [False, True], ids=["bwrap", "limits-only"])
+def test_sandboxed_and_in_process_verdicts_agree(tmp_path, monkeypatch, no_bwrap):
+    if no_bwrap:
+        monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+    path = planted(tmp_path, "layers", """
+        def relu_backward(dout, cache):
+            (x,) = cache
+            return dout * (x >= 0)
+        def tanh_backward(dout, cache):
+            (out,) = cache
+            return dout * (1 - out)
+    """)
+    names = ["relu_backward", "tanh_backward", "softmax_loss", "two_layer_net"]
+    runs = [run_checks(names, path, "grading", seed=3, sandbox=s)[1] for s in (False, True)]
+    as_text = [[(r.name, r.status, r.points, [(p.name, p.passed, p.message, p.hints) for p in r.properties]) for r in rs]
+               for rs in runs]
+    assert as_text[0] == as_text[1]
+    assert [r.points for r in runs[1]] == [0.0, 0.0, 3.0, 4.0]
+
+
+def test_a_forbidden_import_is_a_verdict_in_both_modes(tmp_path):
+    path = planted(tmp_path, "losses", "import torch\n")
+    for sandbox in (False, True):
+        _, results = run_checks(["softmax_loss", "relu_forward"], path, "grading", seed=0, sandbox=sandbox)
+        softmax_loss, relu = results
+        assert softmax_loss.status == "forbidden" and "imports torch" in softmax_loss.reason
+        assert softmax_loss.points == 0 and relu.passed

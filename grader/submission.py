@@ -29,7 +29,6 @@ import threading
 import time
 import traceback
 import types
-import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,7 +134,7 @@ class Submission(ABC):
         """Call `function(*args, **kwargs)` on the student's side and return a plain outcome.
 
         keep: positions in the returned tuple that stay on the student's side as Handles.
-        Numpy floating-point warnings (overflow, invalid, divide) are reported in
+        Numpy floating-point errors (overflow, invalid, divide by zero) are reported in
         `CallOutcome.warnings` even where the student's module silenced them.
         """
 
@@ -268,26 +267,30 @@ class InProcessSubmission(Submission):
         call_args = [self._resolve(a) for a in args]
         call_kwargs = {k: self._resolve(v) for k, v in (kwargs or {}).items()}
         output = _Tail(MAX_CAPTURED_OUTPUT)
+        floating_point: list[str] = []
+
+        def record(kind: str, flag: int) -> None:
+            message = f"RuntimeWarning: {kind} encountered"
+            if message not in floating_point:
+                floating_point.append(message)
+
         start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                with _student_context(timeout), contextlib.redirect_stdout(output), \
-                        contextlib.redirect_stderr(output), np.errstate(over="warn", invalid="warn", divide="warn"):
-                    value = fn(*call_args, **call_kwargs)
-            except NotImplementedError as e:
-                return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), start, output)
-            except CallTimeout:
-                return self._outcome(StudentError("timeout", f"{function} did not return within {timeout:.3g} s"), start, output)
-            except BaseException as e:  # noqa: BLE001 - a student's exception, SystemExit included, is a verdict
-                if isinstance(e, KeyboardInterrupt):
-                    raise
-                return self._outcome(StudentError("exception", f"{function} raised {type(e).__name__}: {e}", _student_traceback(e)), start, output)
-            finally:
-                seconds = time.perf_counter() - start
-                self._student_seconds += seconds
-        outcome = CallOutcome(seconds=seconds, output=output.getvalue())
-        outcome.warnings = [f"{w.category.__name__}: {w.message}" for w in caught]
+        try:
+            with _student_context(timeout), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output), \
+                    np.errstate(over="call", invalid="call", divide="call", call=record):
+                value = fn(*call_args, **call_kwargs)
+        except NotImplementedError as e:
+            return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), start, output)
+        except CallTimeout:
+            return self._outcome(StudentError("timeout", f"{function} did not return within {timeout:.3g} s"), start, output)
+        except BaseException as e:  # noqa: BLE001 - a student's exception, SystemExit included, is a verdict
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            return self._outcome(StudentError("exception", f"{function} raised {type(e).__name__}: {e}", _student_traceback(e)), start, output)
+        finally:
+            seconds = time.perf_counter() - start
+            self._student_seconds += seconds
+        outcome = CallOutcome(seconds=seconds, output=output.getvalue(), warnings=floating_point)
         try:
             value = self._keep(value, keep)
             outcome.value = to_plain(value)
@@ -442,21 +445,22 @@ def _student_traceback(e: BaseException) -> str:
     return "".join(traceback.format_list(frames[-5:])) + f"{type(e).__name__}: {e}"
 
 
+def _expire(signum, frame):
+    raise CallTimeout()
+
+
 @contextlib.contextmanager
 def _student_context(timeout: float):
     """Stop the enclosed code after `timeout` seconds (main thread only; the sandboxed worker
-    enforces its own limit from outside)."""
+    is also stopped from outside). The alarm handler stays installed between calls: installing
+    it costs more than most student calls."""
     if threading.current_thread() is not threading.main_thread() or not timeout:
         yield
         return
-
-    def expire(signum, frame):
-        raise CallTimeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
+    if signal.getsignal(signal.SIGALRM) is not _expire:
+        signal.signal(signal.SIGALRM, _expire)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

@@ -160,7 +160,8 @@ def demo_command() -> None:
 
 @main.command("export")
 @click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default="gradebook.db", show_default=True, help="The gradebook to export.")
+              default="gradebook.sqlite", show_default=True,
+              help="The gradebook to export (as written by `dlgrade grade`).")
 @click.option("--format", "fmt", required=True,
               type=click.Choice(["csv", "gradescope", "prairielearn", "classroom", "junit", "feedback"]))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -181,6 +182,93 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
         raise click.UsageError(str(e))
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+@main.command("grade")
+@click.argument("submissions_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--assignment", "-a", "assignments", multiple=True,
+              help="Assignment to grade (repeatable; an exercise name grades just that exercise). Default: all.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Submissions graded side by side (Dask: workers of its LocalCluster). Default: one per CPU.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: a process pool on this machine; dask: Dask distributed.")
+@click.option("--scheduler", default=None,
+              help="Address of a Dask scheduler (tcp://host:8786), with --engine dask. Default: a LocalCluster.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default="gradebook.sqlite",
+              show_default=True, help="The SQLite gradebook; rerunning into it resumes.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="After grading, export the gradebook into this folder (gradebook.csv and the other formats).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Seconds one exercise may spend in student code.")
+@click.option("--regrade", is_flag=True, help="Grade again the submissions already in the gradebook.")
+@click.option("--no-sandbox", is_flag=True,
+              help="Run student code in the grading processes, unconfined (trusted code only; with --engine dask, "
+                   "without --timeout).")
+@click.option("--seed", type=int, default=None,
+              help="The course seed. Default: DLGRADE_COURSE_SEED, else the profile's.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, no_sandbox,
+                  seed, no_progress) -> None:
+    """Grade every submission in SUBMISSIONS_DIR into a gradebook, at the grading profile.
+
+    A submission is a subfolder laid out like the release (NAME/a1_backprop/layers.py), a .zip
+    file, or a folder of a Gradescope bulk export; modules at a submission's top level are
+    accepted too. Each result is recorded as soon as it is graded: run the same command again
+    after an interruption and it grades only what is missing.
+
+    Exit status: 0 when the batch completed (whatever the scores), 130 when interrupted, 2 on a
+    usage error."""
+    import importlib.util
+
+    from grader.batch import BatchInterrupted, GradebookMismatch, grade_batch
+
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
+    if engine == "dask" and importlib.util.find_spec("distributed") is None:
+        raise click.ClickException('--engine dask needs Dask distributed: pip install "dlgrade[grading]"')
+    console = _console()
+    try:
+        summary = grade_batch(submissions_dir, list(assignments), db_path, jobs, engine, scheduler, timeout, regrade,
+                              seed, sandbox=not no_sandbox, progress=not no_progress)
+    except KeyError as e:
+        raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
+    except GradebookMismatch as e:
+        raise click.UsageError(str(e))
+    except (OSError, RuntimeError) as e:  # an unreachable scheduler, a pool that cannot start
+        raise click.ClickException(f"{type(e).__name__}: {e}")
+    except BatchInterrupted as e:
+        _print_batch_summary(e.summary, console)
+        console.print(f"[yellow]interrupted[/]: {e.summary['graded']} submission(s) graded in this run are recorded "
+                      f"in {db_path}; run the same command again to grade the rest.")
+        sys.exit(130)
+    except KeyboardInterrupt:  # before the batch started: nothing was graded
+        console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    _print_batch_summary(summary, console)
+    if out:
+        if importlib.util.find_spec("grader.export") is None:
+            console.print("[yellow]nothing exported[/]: this installation has no grader.export")
+        else:
+            from grader.export import export_all
+
+            export_all(db_path, out)
+            console.print(f"exported the gradebook to {out}/")
+    sys.exit(0)
+
+
+def _print_batch_summary(summary: dict, console: Console) -> None:
+    """The batch in a few numbers: graded now, skipped, errors, mean and median score, time."""
+    from rich.table import Table
+
+    def points(value):
+        return "–" if value is None else f"{value:.2f}/{summary['max_score']:g}"
+
+    table = Table(title=f"dlgrade grade: {summary['submissions']} submission(s), gradebook {summary['db']}")
+    for column in ("graded now", "skipped", "errors", "mean score", "median score", "time"):
+        table.add_column(column, justify="right")
+    table.add_row(str(summary["graded"]), str(summary["skipped"]), str(summary["errors"]), points(summary["mean"]),
+                  points(summary["median"]), f"{summary['seconds']:.1f} s")
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -134,28 +134,11 @@ def list_command() -> None:
 
 @main.command("demo")
 def demo_command() -> None:
-    """Release the bundled assignments, check the stubs (all fail) and the solutions (all pass)."""
-    from assignments import ASSIGNMENTS_DIR
-    from grader.report import print_results
+    """Release the bundled assignments, check the stubs (all fail) and the solutions (all pass),
+    then batch-grade the bundled sample submissions in the sandbox and show the gradebook."""
+    from grader.demo import run
 
-    console = _console()
-    ok = True
-    with tempfile.TemporaryDirectory(prefix="dlgrade-demo-") as tmp:
-        student = Path(tmp) / "student"
-        release(student, available())
-        console.rule("1. The released stubs: every exercise should fail as not implemented")
-        _, stub_results = run_checks([], student, seed=0, sandbox=True)
-        print_results(stub_results, console, details=False)
-        stubs_fail = all(r.status == "not_implemented" for r in stub_results)
-        console.rule("2. The instructor's solutions: every exercise should pass")
-        _, solution_results = run_checks([], ASSIGNMENTS_DIR, seed=0, sandbox=True)
-        print_results(solution_results, console)
-        solutions_pass = all(r.passed for r in solution_results)
-        ok = stubs_fail and solutions_pass
-    console.rule("summary")
-    console.print(f"stubs: {'all not implemented' if stubs_fail else '[red]some did not fail as not implemented[/]'}; "
-                  f"solutions: {'all pass' if solutions_pass else '[red]some fail[/]'}")
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if run(_console()) else 1)
 
 
 @main.command("export")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -26,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assignments import ASSIGNMENTS_DIR
+from results_file import write_results
 
 #: (label, names to check, target seconds at the student profile or None)
 TARGETS = [
@@ -83,10 +82,7 @@ def main() -> None:
         table.add_row(r["what"], r["profile"], f"{r['median_s']:.2f}", f"{r['min_s']:.2f}–{r['max_s']:.2f}",
                       f"{r['student_code_s']:.3f}", f"{r['checker_s']:.2f}", target)
     Console(width=140).print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                                "platform": platform.platform()}, "results": rows}, indent=2))
-    print(f"wrote {args.out}")
+    write_results(args.out, rows)
 
 
 if __name__ == "__main__":

@@ -13,9 +13,6 @@ Prints a table and writes JSON (default bench/results/grading_throughput.json).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import statistics
 import tempfile
@@ -28,6 +25,7 @@ from rich.table import Table
 from grader.batch import grade_batch
 from grader.demo import SAMPLE_ASSIGNMENT, build_samples
 from grader.gradebook import Gradebook
+from results_file import write_results
 
 #: The samples that stand for ordinary students (the hostile ones measure timeouts, not speed).
 ORDINARY = ("alice_correct", "bob_sums_the_loss", "carol_relu_kink_and_global_cache", "dave_half_done")
@@ -83,10 +81,7 @@ def main() -> None:
                       f"{r['median_grading_s']:.1f}", f"{r['median_student_s']:.1f}", f"{r['overhead_ratio']:.2f}",
                       str(r["errors"]))
     Console(width=160).print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                                                "platform": platform.platform()}, "results": rows}, indent=2))
-    print(f"wrote {args.out}")
+    write_results(args.out, rows)
 
 
 if __name__ == "__main__":

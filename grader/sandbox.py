@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import resource
+import secrets
 import select
 import shutil
 import signal
@@ -38,12 +39,13 @@ from grader import wire
 from grader.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
                                forbidden_imports)
 
-#: The unprivileged user the worker runs as when the grader is root ("nobody" on most systems).
-NOBODY = 65534
+#: Workers started by root run as unprivileged user ids from this range, one of their own each,
+#: so that no worker can signal another or use up another's process limit.
+WORKER_UIDS = range(1 << 28, 1 << 30)
 #: Seconds the worker gets beyond a call's timeout to stop it itself (keeping its caches).
 GRACE = 2.0
 _WORKER_MODULES = ("submission.py", "wire.py", "worker.py")
-_notice_given = False
+_notices_given: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class Limits:
     memory_bytes: int = 2 << 30
     file_bytes: int = 16 << 20
     open_files: int = 256
-    processes: int = 64
+    processes: int = 16
     cpu_seconds: int = 600
 
 
@@ -65,9 +67,9 @@ def bwrap_path() -> str | None:
 
 
 def _notice(text: str) -> None:
-    global _notice_given
-    if not _notice_given:
-        _notice_given = True
+    """Say `text` on stderr, once per process."""
+    if text not in _notices_given:
+        _notices_given.add(text)
         print(f"dlgrade: {text}", file=sys.stderr)
 
 
@@ -126,7 +128,8 @@ class SandboxedSubmission(Submission):
             return CallOutcome(error=StudentError("crash", "its cache was lost when an earlier call crashed the worker"))
         timeout = self.time_left(timeout or self.call_timeout)
         if timeout <= 0:
-            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget"))
+            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget in student code "
+                                                             "(an earlier call ran too long)"))
         start = time.perf_counter()
         answer = self._ask({"op": "call", "assignment": assignment, "module": module, "function": function,
                             "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep), "timeout": timeout},
@@ -179,7 +182,7 @@ class SandboxedSubmission(Submission):
             return StudentError("timeout", f"{function or 'the submission'} did not return within {wait - GRACE:.3g} s "
                                            f"(the worker was stopped)")
         except (EOFError, OSError, wire.WireError) as e:
-            status = self._stop()
+            status = self._stop(wait_first=isinstance(e, EOFError))
             return StudentError("crash", f"{function or 'the submission'} crashed the worker process{_describe_exit(status)}"
                                 + ("" if isinstance(e, EOFError) else f" ({e})"))
 
@@ -198,7 +201,8 @@ class SandboxedSubmission(Submission):
         os.close(requests_read)
         os.close(answers_write)
         self._live.clear()
-        drop = NOBODY if os.getuid() == 0 and (self.bwrap or _world_readable(Path(sys.executable))) else None
+        can_drop = os.getuid() == 0 and (self.bwrap or _world_readable(Path(sys.executable)))
+        drop = secrets.choice(WORKER_UIDS) if can_drop else None
         if os.getuid() == 0 and drop is None:
             _notice("running as root without bubblewrap and with a Python installation that an unprivileged "
                     "user cannot read: the worker keeps root's rights.")
@@ -297,8 +301,9 @@ class SandboxedSubmission(Submission):
             return b"".join(chunks)
         return wire.receive(_Reader(read))
 
-    def _stop(self) -> int | None:
-        """Stop the worker and its whole process group; its exit status."""
+    def _stop(self, wait_first: bool = False) -> int | None:
+        """Stop the worker and its whole process group; its exit status. wait_first: the worker
+        closed the channel, so give it a moment to exit by itself and report its own status."""
         proc, self._proc = self._proc, None
         self._live.clear()
         if proc is None:
@@ -308,11 +313,17 @@ class SandboxedSubmission(Submission):
                 os.close(fd)
             except OSError:
                 pass
+        status = None
+        if wait_first:
+            try:
+                status = proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        status = proc.wait()
+        status = proc.wait() if status is None else status
         if proc.stderr:
             proc.stderr.close()
         return status
@@ -357,6 +368,8 @@ def _student_error(error: Any) -> StudentError | None:
 def _describe_exit(status: int | None) -> str:
     if status is None:
         return ""
+    if status > 128:  # bubblewrap exits with 128 + the signal that killed the sandboxed process
+        status = 128 - status
     if status < 0:
         try:
             return f" (killed by {signal.Signals(-status).name})"

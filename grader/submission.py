@@ -146,17 +146,18 @@ class Submission(ABC):
         """Total time spent inside student calls so far."""
         return 0.0
 
-    _deadline: float | None = None
+    _budget_end: float | None = None
 
     def set_deadline(self, seconds: float | None) -> None:
-        """Give what follows (one exercise) at most `seconds` of wall clock in student code."""
-        self._deadline = None if seconds is None else time.monotonic() + seconds
+        """Give what follows (one exercise) at most `seconds` of wall-clock time inside student
+        calls (the checker's own time between calls does not count)."""
+        self._budget_end = None if seconds is None else self.student_seconds() + seconds
 
     def time_left(self, timeout: float) -> float:
-        """The timeout of the next call: `timeout`, cut to what remains before the deadline."""
-        if self._deadline is None:
+        """The timeout of the next call: `timeout`, cut to what remains of the budget."""
+        if self._budget_end is None:
             return timeout
-        return min(timeout, self._deadline - time.monotonic())
+        return min(timeout, self._budget_end - self.student_seconds())
 
     def close(self) -> None:
         """Release whatever the submission holds."""
@@ -262,7 +263,8 @@ class InProcessSubmission(Submission):
         fn = getattr(self._modules[(assignment, module)], function)
         timeout = self.time_left(timeout or self.call_timeout)
         if timeout <= 0:
-            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget"))
+            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget in student code "
+                                                             "(an earlier call ran too long)"))
         # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
         call_args = [self._resolve(a) for a in args]
         call_kwargs = {k: self._resolve(v) for k, v in (kwargs or {}).items()}

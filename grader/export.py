@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
 from grader.gradebook import Gradebook
+from grader.report import failure_lines, verdict
 
 FORMATS = ("csv", "gradescope", "prairielearn", "classroom", "junit", "feedback")
 
@@ -30,9 +31,6 @@ MAX_ROW_LABEL = "(max points)"
 Result = dict[str, Any]
 
 # Words for exercise statuses, as in `dlgrade check`'s table (grader.report._STATUS), without markup.
-_STATUS_WORDS = {"missing": "missing", "module_error": "module error", "forbidden": "forbidden import",
-                 "not_implemented": "not implemented"}
-
 
 # --- reading -------------------------------------------------------------------------------------
 
@@ -75,47 +73,6 @@ def show_replay(result: Result) -> bool:
     """Whether the replay commands of `result` may be shown: never for grading-profile results,
     whose seed is the course's secret (a replay line would give it away)."""
     return result.get("profile") != "grading" and result.get("seed") is not None
-
-
-def verdict(exercise: Mapping[str, Any]) -> str:
-    """One word or two for an exercise, as in `dlgrade check`'s table."""
-    status = exercise.get("status", "checked")
-    if status != "checked":
-        return _STATUS_WORDS.get(status, status.replace("_", " "))
-    if exercise.get("passed"):
-        return "pass"
-    props = exercise.get("properties", [])
-    return f"fail ({sum(1 for p in props if not p['passed'])} of {len(props)})"
-
-
-def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str]:
-    """The failures of one exercise as `dlgrade check` prints them, in plain text: each failing
-    property, its message lines, its hints (and its replay command when `replay`).
-
-    A headline already shown for another property is given once, as `check` does, because one
-    bug often breaks several properties. An exercise that could not be checked (missing, module
-    error, ...) is its reason alone. A passing exercise has no lines."""
-    if exercise.get("passed"):
-        return []
-    if exercise.get("status", "checked") not in ("checked", "not_implemented"):
-        return [exercise.get("reason") or verdict(exercise)]
-    lines: list[str] = []
-    first_seen: dict[str, str] = {}
-    for p in exercise.get("properties", []):
-        if p["passed"] or not p["checked"]:
-            continue
-        lines.append(p["name"] + ("" if p["essential"] else " (minor)"))
-        message = p.get("message") or ""
-        headline = message.splitlines()[0] if message else ""
-        if headline in first_seen:
-            lines.append(f"    {headline} (as in {first_seen[headline]})")
-            continue
-        first_seen[headline] = p["name"]
-        lines += ["    " + line for line in message.splitlines()]
-        lines += [f"    hint: {hint}" for hint in p.get("hints", [])]
-        if replay and p.get("replay"):
-            lines.append(f"    replay: {p['replay']}")
-    return lines
 
 
 def exercise_output(exercise: Mapping[str, Any], replay: bool = False) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -13,18 +13,26 @@ from rich.table import Table
 from checkers.exercise import ExerciseResult
 from checkers.profiles import GradingProfile
 
-_STATUS = {"missing": "[yellow]missing[/]", "module_error": "[red]module error[/]", "forbidden": "[red]forbidden import[/]",
-           "not_implemented": "[yellow]not implemented[/]"}
+_STATUS_WORDS = {"missing": "missing", "module_error": "module error", "forbidden": "forbidden import",
+                 "not_implemented": "not implemented"}
 
 
-def verdict(result: ExerciseResult) -> str:
-    """One word or two for the table."""
-    if result.status in _STATUS:
-        return _STATUS[result.status]
-    if result.passed:
-        return "[green]pass[/]"
-    failed = sum(1 for p in result.properties if not p.passed)
-    return f"[red]fail[/] ({failed} of {len(result.properties)})"
+def verdict(exercise: Mapping[str, Any]) -> str:
+    """One word or two for an exercise (in its JSON form, see `exercise_json`)."""
+    status = exercise.get("status", "checked")
+    if status != "checked":
+        return _STATUS_WORDS.get(status, status.replace("_", " "))
+    if exercise.get("passed"):
+        return "pass"
+    props = exercise.get("properties", [])
+    if any(not p["checked"] for p in props):
+        return "fail (does not run)"
+    return f"fail ({sum(1 for p in props if not p['passed'])} of {len(props)})"
+
+
+def _coloured(words: str) -> str:
+    colour = "green" if words == "pass" else "yellow" if words in ("missing", "not implemented") else "red"
+    return f"[{colour}]{words}[/]"
 
 
 def score(results: Sequence[ExerciseResult]) -> tuple[float, float]:
@@ -38,7 +46,7 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
     for column in ("exercise", "assignment", "points", "verdict"):
         table.add_column(column, justify="right" if column == "points" else "left")
     for r in results:
-        table.add_row(r.name, r.assignment, f"{r.points:g}/{r.max_points:g}", verdict(r))
+        table.add_row(r.name, r.assignment, f"{r.points:g}/{r.max_points:g}", _coloured(verdict(exercise_json(r))))
     earned, possible = score(results)
     table.add_section()
     table.add_row("total", "", f"{earned:g}/{possible:g}", "")
@@ -46,31 +54,68 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
     if not details:
         return
     for r in results:
-        if r.passed:
-            continue
-        if r.status != "checked":
-            continue  # the table says it all: missing, module error or not implemented
+        if r.passed or r.status != "checked":
+            continue  # the table says it all for missing, module error or not implemented
         console.print(f"\n[bold red]✗ {r.name}[/]")
-        first_seen: dict[str, str] = {}
-        for p in r.properties:
-            if p.passed or not p.checked:
-                continue
-            console.print(f"  [bold]{p.name}[/]" + ("" if p.essential else " [dim](minor)[/]"))
-            headline = p.message.splitlines()[0] if p.message else ""
-            if headline in first_seen:
-                # One bug often breaks several properties: say it once.
-                console.print(f"    {escape(headline)} [dim](as in {first_seen[headline]})[/]", highlight=False, soft_wrap=True)
-                continue
-            first_seen[headline] = p.name
-            for line in p.message.splitlines():
-                console.print("    " + escape(line), highlight=False, soft_wrap=True)
-            for hint in p.hints:
-                console.print(f"    [cyan]hint:[/] {escape(hint)}", highlight=False, soft_wrap=True)
-            if p.replay:
-                console.print(f"    [dim]replay:[/] {escape(p.replay)}", highlight=False, soft_wrap=True)
-    problems = [r for r in results if r.status in ("missing", "module_error", "forbidden")]
-    for r in problems:
-        console.print(f"[yellow]{r.name}[/]: {escape(r.reason)}", highlight=False)
+        for line in failure_lines(exercise_json(r), replay=True):
+            text = escape(line)
+            if not line.startswith(" "):
+                text = f"  [bold]{text}[/]".replace(" (minor)[/]", "[/] [dim](minor)[/]")
+            elif line.lstrip().startswith(("hint:", "replay:")):
+                label, _, rest = line.strip().partition(":")
+                text = f"    [{'cyan' if label == 'hint' else 'dim'}]{label}:[/]{escape(rest)}"
+            console.print(text, highlight=False, soft_wrap=True)
+    for r in results:
+        if r.status in ("missing", "module_error", "forbidden"):
+            console.print(f"[yellow]{r.name}[/]: {escape(r.reason)}", highlight=False)
+
+
+def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str]:
+    """The failures of one exercise as `dlgrade check` prints them, in plain text: each failing
+    property, its message lines, its hints (and its replay command when `replay`).
+
+    A headline already shown for another property is given once, as `check` does, because one
+    bug often breaks several properties. An exercise that could not be checked (missing, module
+    error, ...) is its reason alone. A passing exercise has no lines."""
+    if exercise.get("passed"):
+        return []
+    if exercise.get("status", "checked") not in ("checked", "not_implemented"):
+        return [exercise.get("reason") or verdict(exercise)]
+    lines: list[str] = []
+    first_seen: dict[str, str] = {}
+    for p in exercise.get("properties", []):
+        if p["passed"] or not p["checked"]:
+            continue
+        lines.append(p["name"] + ("" if p["essential"] else " (minor)"))
+        message = p.get("message") or ""
+        headline = message.splitlines()[0] if message else ""
+        if headline in first_seen:
+            lines.append(f"    {headline} (as in {first_seen[headline]})")
+            continue
+        first_seen[headline] = p["name"]
+        lines += ["    " + line for line in message.splitlines()]
+        lines += [f"    hint: {hint}" for hint in p.get("hints", [])]
+        if replay and p.get("replay"):
+            lines.append(f"    replay: {p['replay']}")
+    return lines
+
+
+def exercise_json(r: ExerciseResult) -> dict:
+    """One exercise's verdict as plain data."""
+    return {
+        "name": r.name,
+        "assignment": r.assignment,
+        "points": r.points,
+        "max_points": r.max_points,
+        "passed": r.passed,
+        "status": r.status,
+        "reason": r.reason,
+        "seconds": round(r.seconds, 4),
+        "student_seconds": round(r.student_seconds, 4),
+        "properties": [{"name": p.name, "passed": p.passed, "checked": p.checked, "essential": p.essential,
+                        "weight": p.weight, "message": p.message, "hints": p.hints, "replay": p.replay}
+                       for p in r.properties],
+    }
 
 
 def to_json(results: Sequence[ExerciseResult], profile: GradingProfile) -> dict:
@@ -81,20 +126,7 @@ def to_json(results: Sequence[ExerciseResult], profile: GradingProfile) -> dict:
         "max_score": possible,
         "profile": profile.name,
         "seed": profile.seed if profile.reveal_examples else None,
-        "exercises": [{
-            "name": r.name,
-            "assignment": r.assignment,
-            "points": r.points,
-            "max_points": r.max_points,
-            "passed": r.passed,
-            "status": r.status,
-            "reason": r.reason,
-            "seconds": round(r.seconds, 4),
-            "student_seconds": round(r.student_seconds, 4),
-            "properties": [{"name": p.name, "passed": p.passed, "checked": p.checked, "essential": p.essential,
-                            "weight": p.weight, "message": p.message, "hints": p.hints, "replay": p.replay}
-                           for p in r.properties],
-        } for r in results],
+        "exercises": [exercise_json(r) for r in results],
     }
 
 

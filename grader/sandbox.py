@@ -128,8 +128,7 @@ class SandboxedSubmission(Submission):
             return CallOutcome(error=StudentError("crash", "its cache was lost when an earlier call crashed the worker"))
         timeout = self.time_left(timeout or self.call_timeout)
         if timeout <= 0:
-            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget in student code "
-                                                             "(an earlier call ran too long)"))
+            return CallOutcome(error=self.budget_spent())
         start = time.perf_counter()
         answer = self._ask({"op": "call", "assignment": assignment, "module": module, "function": function,
                             "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep), "timeout": timeout},
@@ -149,6 +148,8 @@ class SandboxedSubmission(Submission):
             return CallOutcome(error=StudentError("crash", f"the worker sent a malformed answer ({e})"), seconds=seconds)
         if outcome.error is None:
             self._live |= {v.id for v in _handles(outcome.value)}
+        elif outcome.error.kind == "timeout":
+            self.timed_out(outcome.error.message)
         return outcome
 
     def forget(self, handle: Handle) -> None:
@@ -179,8 +180,8 @@ class SandboxedSubmission(Submission):
             return self._receive(time.monotonic() + wait)
         except TimeoutError:
             self._stop()
-            return StudentError("timeout", f"{function or 'the submission'} did not return within {wait - GRACE:.3g} s "
-                                           f"(the worker was stopped)")
+            return self.timed_out(f"{function or 'the submission'} did not return within {wait - GRACE:.3g} s "
+                                  f"(the worker was stopped)")
         except (EOFError, OSError, wire.WireError) as e:
             status = self._stop(wait_first=isinstance(e, EOFError))
             return StudentError("crash", f"{function or 'the submission'} crashed the worker process{_describe_exit(status)}"

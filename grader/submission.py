@@ -159,6 +159,18 @@ class Submission(ABC):
             return timeout
         return min(timeout, self._budget_end - self.student_seconds())
 
+    _last_timeout = ""
+
+    def timed_out(self, message: str) -> StudentError:
+        """A call ran past its time: remembered, so that later calls can say why none is left."""
+        self._last_timeout = message
+        return StudentError("timeout", message)
+
+    def budget_spent(self) -> StudentError:
+        """The error of a call made after the exercise's time budget ran out."""
+        why = f" after: {self._last_timeout}" if self._last_timeout else ""
+        return StudentError("timeout", f"no time left for this exercise{why}")
+
     def close(self) -> None:
         """Release whatever the submission holds."""
 
@@ -263,8 +275,7 @@ class InProcessSubmission(Submission):
         fn = getattr(self._modules[(assignment, module)], function)
         timeout = self.time_left(timeout or self.call_timeout)
         if timeout <= 0:
-            return CallOutcome(error=StudentError("timeout", "this exercise used up its time budget in student code "
-                                                             "(an earlier call ran too long)"))
+            return CallOutcome(error=self.budget_spent())
         # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
         call_args = [self._resolve(a) for a in args]
         call_kwargs = {k: self._resolve(v) for k, v in (kwargs or {}).items()}
@@ -284,7 +295,7 @@ class InProcessSubmission(Submission):
         except NotImplementedError as e:
             return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), start, output)
         except CallTimeout:
-            return self._outcome(StudentError("timeout", f"{function} did not return within {timeout:.3g} s"), start, output)
+            return self._outcome(self.timed_out(f"{function} did not return within {timeout:.3g} s"), start, output)
         except BaseException as e:  # noqa: BLE001 - a student's exception, SystemExit included, is a verdict
             if isinstance(e, KeyboardInterrupt):
                 raise

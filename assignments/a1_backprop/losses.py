@@ -62,7 +62,8 @@ def softmax_loss(x, y):
     """Softmax cross-entropy loss with integer class labels.
 
     ``loss = -(1/N) * sum_i log(softmax(x)[i, y[i]])``, the mean over the batch.
-    Must be numerically stable for large logits.
+    Must be numerically stable: finite and exact for logits up to 1e5, even where
+    the correct class's probability underflows to 0.
 
     Args:
         x: logits, shape ``(N, C)``; ``x[i, j]`` is the score of class j for example i.
@@ -92,7 +93,8 @@ def cross_entropy_loss(x, p):
 
     ``loss = -(1/N) * sum_i sum_j p[i, j] * log(softmax(x)[i, j])``, the mean over the batch.
     This covers soft labels and label smoothing; with one-hot rows of p it equals
-    ``softmax_loss``. Must be numerically stable for large logits.
+    ``softmax_loss``. Must be numerically stable: finite and exact for logits up to 1e5, even where
+    the correct class's probability underflows to 0.
 
     Args:
         x: logits, shape ``(N, C)``.

@@ -98,7 +98,9 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
               help="Show or withhold the values of failing examples (grading hides them by default).")
 @click.option("--no-sandbox", is_flag=True,
               help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
-def check_command(names, path, profile_name, seed, only, json_path, reveal, no_sandbox) -> None:
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="Seconds each exercise may spend in student code.")
+def check_command(names, path, profile_name, seed, only, json_path, reveal, no_sandbox, timeout) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
@@ -106,7 +108,8 @@ def check_command(names, path, profile_name, seed, only, json_path, reveal, no_s
 
     path = path or _default_path()
     try:
-        profile, results = run_checks(list(names), path, profile_name, seed, only, reveal, sandbox=not no_sandbox)
+        profile, results = run_checks(list(names), path, profile_name, seed, only, reveal, sandbox=not no_sandbox,
+                                      exercise_timeout=timeout)
     except KeyError as e:
         raise click.UsageError(f"unknown exercise or assignment: {e.args[0]} (see `dlgrade list`)")
     console = _console()

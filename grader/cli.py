@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -25,14 +24,15 @@ def run_checks(names: list[str], path: Path, profile_name: str = "student", seed
     sandbox: run the student's code in a separate, confined worker process (see grader.sandbox)
     rather than in this one. exercise_timeout: wall-clock seconds one exercise may spend in
     student code. Returns (profile, results). Raises KeyError for unknown names."""
-    from checkers.profiles import get_profile
-    from checkers.registry import select
-    from checkers.runner import check_exercise
-
-    exercises = select(names)
-    profile = get_profile(profile_name, seed, reveal)
-    replay = _replay_command(path, profile)
+    # The submission first: a sandboxed worker then starts while the checker imports torch.
     with open_submission(path, sandbox) as submission:
+        from checkers.profiles import get_profile
+        from checkers.registry import select
+        from checkers.runner import check_exercise
+
+        exercises = select(names)
+        profile = get_profile(profile_name, seed, reveal)
+        replay = _replay_command(path, profile)
         results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
                    for e in exercises]
     return profile, results

@@ -110,8 +110,11 @@ class SandboxedSubmission(Submission):
         for path in [self._private, *self._private.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         self._proc: subprocess.Popen | None = None
+        self._ready = False
         self._live: set[int] = set()
         self._student_seconds = 0.0
+        # Start the worker now: it boots while the checker imports torch and draws its first case.
+        self._start_failure = self._start()
 
     # -- the interface -----------------------------------------------------------------------
 
@@ -172,7 +175,9 @@ class SandboxedSubmission(Submission):
     def _ask(self, request: dict, wait: float, function: str = "") -> dict | StudentError:
         """Send a request and wait for the answer; a worker that dies or overruns is a StudentError."""
         if self._proc is None:
-            failure = self._start()
+            self._start_failure = self._start()
+        if not self._ready:
+            failure, self._start_failure = self._start_failure or self._await_ready(), None
             if failure is not None:
                 return failure
         try:
@@ -210,14 +215,25 @@ class SandboxedSubmission(Submission):
         try:
             self._send({"root": self._inside(self._submission), "forbidden": self.forbidden,
                         "call_timeout": self.call_timeout, "drop_to_uid": drop})
+        except OSError as e:
+            return self._failed_start(e)
+        return None
+
+    def _await_ready(self) -> StudentError | None:
+        """Wait for the started worker's first message."""
+        try:
             ready = self._receive(time.monotonic() + 30)
             if not ready.get("ready"):
                 raise wire.WireError("no ready message")
         except (TimeoutError, EOFError, OSError, wire.WireError) as e:
-            error = self._proc.stderr.read(4000).decode(errors="replace") if self._proc.poll() is not None else ""
-            self._stop()
-            return StudentError("crash", f"the sandboxed worker did not start ({type(e).__name__}) {error[-500:]}")
+            return self._failed_start(e)
+        self._ready = True
         return None
+
+    def _failed_start(self, e: Exception) -> StudentError:
+        error = self._proc.stderr.read(4000).decode(errors="replace") if self._proc.poll() is not None else ""
+        self._stop()
+        return StudentError("crash", f"the sandboxed worker did not start ({type(e).__name__}) {error[-500:]}")
 
     def _limit(self) -> None:
         """In the child, before exec: its own process group, and the resource limits."""
@@ -306,6 +322,7 @@ class SandboxedSubmission(Submission):
         """Stop the worker and its whole process group; its exit status. wait_first: the worker
         closed the channel, so give it a moment to exit by itself and report its own status."""
         proc, self._proc = self._proc, None
+        self._ready = False
         self._live.clear()
         if proc is None:
             return None

@@ -3,7 +3,7 @@ Gradescope's and PrairieLearn's `results.json`, the GitHub Classroom autograding
 JUnit XML for CI dashboards, and a Markdown feedback file per student.
 
 Every format is built from `Gradebook.results()` alone, so an export never reruns student code.
-The failure text is the one `dlgrade check` prints (see grader.report.print_results), as plain
+The failure text is the one `dlgrade check` prints (grader.report.failure_lines), as plain
 text: the messages were produced at the grading profile and already withhold hidden examples'
 values; the replay command is dropped as well wherever the seed is secret.
 """
@@ -29,8 +29,6 @@ FORMATS = ("csv", "gradescope", "prairielearn", "classroom", "junit", "feedback"
 MAX_ROW_LABEL = "(max points)"
 
 Result = dict[str, Any]
-
-# Words for exercise statuses, as in `dlgrade check`'s table (grader.report._STATUS), without markup.
 
 # --- reading -------------------------------------------------------------------------------------
 

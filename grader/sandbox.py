@@ -257,8 +257,10 @@ class SandboxedSubmission(Submission):
                 args += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 args += ["--ro-bind", top, top]
-        args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-        made: set[str] = {"/"}
+        # The private /tmp comes before the binds: a Python installation under /tmp (a virtual
+        # environment in a CI checkout) is then bound inside it rather than hidden by it.
+        args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--perms", "1777", "--tmpfs", "/tmp"]
+        made: set[str] = {"/", "/tmp"}
         for prefix in dict.fromkeys([sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parent.parent)]):
             if any(prefix == top or prefix.startswith(top + "/") for top in ("/usr", "/bin", "/lib", "/lib64")):
                 continue
@@ -271,7 +273,7 @@ class SandboxedSubmission(Submission):
             args += ["--tmpfs", hidden]
         args += ["--perms", "0755", "--dir", "/opt/dlgrade", "--ro-bind", str(self._runtime), "/opt/dlgrade/runtime",
                  "--ro-bind", str(self._submission), "/opt/dlgrade/submission",
-                 "--perms", "1777", "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
+                 "--proc", "/proc", "--dev", "/dev", "--chdir", "/tmp"]
         return args
 
     def _hidden_packages(self) -> list[str]:

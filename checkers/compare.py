@@ -66,8 +66,8 @@ def require_array(name: str, actual: Any, shape: tuple[int, ...], dtype: np.dtyp
         raise PropertyFailure(f"{name} has dtype {actual.dtype}, expected a real number type")
     if dtype is not None and actual.dtype != dtype:
         raise PropertyFailure(f"{name} has dtype {actual.dtype}, expected {np.dtype(dtype)}",
-                              hints=[f"Keep the input's dtype: create new arrays with dtype=x.dtype (np.zeros_like) "
-                                     f"and beware of Python or float64 constants that upcast."] if dtype == np.float32 else [])
+                              hints=["Keep the input's dtype: create new arrays with dtype=x.dtype (np.zeros_like) "
+                                     "and beware of Python or float64 constants that upcast."] if dtype == np.float32 else [])
     return actual
 
 

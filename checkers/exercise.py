@@ -104,13 +104,6 @@ class Exercise:
     #: Other student functions this one is checked through (a backward needs its forward).
     needs: tuple[str, ...] = ()
 
-    def property(self, name: str) -> Property:
-        """The property called `name`."""
-        for p in self.properties:
-            if p.name == name:
-                return p
-        raise KeyError(f"{self.name} has no property {name!r}; it has {', '.join(p.name for p in self.properties)}")
-
 
 class Context:
     """What a property's check may use: calls into the submission, on behalf of one exercise."""

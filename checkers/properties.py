@@ -386,7 +386,7 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
               vjp, cases, CORRECTNESS_WEIGHT),
         *([_prop("vjp_at_edges", f"{b} gives the contract's derivative at the edge cases it fixes (an exact kink)",
                  vjp, examples(*edges))] if edges else []),
-        _prop("caches_are_independent", f"two forwards then their backwards (one twice) each give the right gradients",
+        _prop("caches_are_independent", "two forwards then their backwards (one twice) each give the right gradients",
               independent, pairs),
         _prop("inputs_unchanged", f"{b} leaves the upstream gradient unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
         _prop("gradients_are_fresh_arrays", f"{b}'s gradients are new arrays, not views of its inputs or of each other",
@@ -474,7 +474,7 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
 
     return [
         _prop("runs_on_valid_inputs", f"{name} runs on every valid input and returns (loss, gradients)", runs, cases),
-        _prop("output_shapes", f"the loss is a scalar and each gradient has exactly its input's shape, in float64", shapes, cases),
+        _prop("output_shapes", "the loss is a scalar and each gradient has exactly its input's shape, in float64", shapes, cases),
         _prop("loss_matches_reference", f"{name}'s loss matches the torch reference", loss_value, cases, CORRECTNESS_WEIGHT / 2),
         _prop("gradient_matches_reference", f"{name}'s gradients match autograd of the reference loss", gradient, cases, CORRECTNESS_WEIGHT / 2),
         *([_prop("gradient_at_edges", f"{name}'s gradient is the contract's at the edge cases it fixes (an exact kink)",

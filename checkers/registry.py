@@ -39,11 +39,6 @@ def all_exercises() -> tuple[Exercise, ...]:
     return tuple(found)
 
 
-def assignments() -> list[str]:
-    """The names of all assignments with declared exercises."""
-    return list(dict.fromkeys(e.assignment for e in all_exercises()))
-
-
 def select(names: list[str]) -> list[Exercise]:
     """The exercises named: each name is an exercise or an assignment; none means all.
     Raises KeyError naming what is unknown."""

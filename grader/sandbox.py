@@ -25,7 +25,6 @@ import secrets
 import select
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import tempfile

@@ -11,7 +11,6 @@ array its dtype, shape and byte count), then the arrays' bytes back to back.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 from typing import Any, BinaryIO

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -12,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from assignments import ASSIGNMENTS_DIR
-from checkers.registry import all_exercises, read_manifest, select
+from checkers.registry import all_exercises, read_manifest
 from grader.cli import main, run_checks
 from grader.release import ReleaseError, release, solution_regions, strip_solutions
 from grader.submission import Handle, InProcessSubmission, UnsupportedValue, to_plain
+from helpers import planted
 
 A1 = "a1_backprop"
 CS231N_STYLE = Path(__file__).parent / "fixtures" / "cs231n_style"
@@ -26,14 +26,6 @@ def stubs(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("release")
     release(out, [A1])
     return out
-
-
-def planted(tmp_path: Path, module: str, source: str) -> Path:
-    """A copy of the solutions with `source` appended to `module` (its functions override)."""
-    shutil.copytree(ASSIGNMENTS_DIR / A1, tmp_path / A1)
-    path = tmp_path / A1 / f"{module}.py"
-    path.write_text(path.read_text() + "\n\n" + textwrap.dedent(source))
-    return tmp_path
 
 
 # -- declarations --------------------------------------------------------------------------------

@@ -17,20 +17,18 @@ import base64
 import csv
 import io
 import json
-import shutil
-import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
 from grader.batch import grade_one
 from grader.cli import main, run_checks
 from grader.export import (MAX_ROW_LABEL, classroom_result, export, export_all, feedback_markdown, gradescope_result,
                            junit_xml, load_results, prairielearn_result)
 from grader.gradebook import Gradebook
+from helpers import copy_solutions, planted
 from grader.report import to_json
 
 A1 = "a1_backprop"
@@ -41,10 +39,9 @@ BUG_HINT = "Keep everything the backward needs in the cache"  # the hint bob's b
 
 def submission(root: Path, name: str, module: str | None = None, source: str = "") -> Path:
     """A copy of the solutions as `root/name`, with `source` appended to `module` (it overrides)."""
-    shutil.copytree(ASSIGNMENTS_DIR / A1, root / name / A1)
     if module:
-        path = root / name / A1 / f"{module}.py"
-        path.write_text(path.read_text() + "\n\n" + textwrap.dedent(source))
+        return planted(root / name, module, source)
+    copy_solutions(root / name)
     return root / name
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -36,6 +35,7 @@ import pytest
 from assignments import ASSIGNMENTS_DIR
 from grader.cli import run_checks
 from grader.sandbox import SandboxedSubmission, bwrap_path
+from helpers import copy_solutions
 
 A1 = "a1_backprop"
 REPO = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def marker() -> str:
 def plant(root: Path, name: str, case: Case, mark: str, port: int = 9) -> Path:
     """A copy of the solutions at root/ with attack `name` appended to (or, for missing_module,
     in place of) the module it attacks."""
-    shutil.copytree(ASSIGNMENTS_DIR / A1, root / A1, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    copy_solutions(root)
     path = root / A1 / f"{case.module}.py"
     if name == "missing_module":
         path.unlink()
@@ -292,7 +292,7 @@ def test_a_batch_with_hostile_submissions_grades_the_correct_ones_in_full(tmp_pa
     for name in BATCH_ATTACKS:
         plant(subs / name, name, CASES[name], mark)
     for good in ("good_1", "good_2"):
-        shutil.copytree(ASSIGNMENTS_DIR / A1, subs / good / A1, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+        copy_solutions(subs / good)
     names = ["relu_forward", "svm_loss"]
     batch = importlib.import_module("grader.batch")
     if hasattr(batch, "grade_batch"):
@@ -341,7 +341,7 @@ def test_a_submission_holding_its_process_slots_leaves_those_of_its_neighbours(t
     mark = marker()
     hog = plant(tmp_path / "hog", "fork_and_hold", CASES["fork_and_hold"], mark)
     neighbour = tmp_path / "neighbour"
-    shutil.copytree(ASSIGNMENTS_DIR / A1, neighbour / A1, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    copy_solutions(neighbour)
     layers = neighbour / A1 / "layers.py"
     layers.write_text(layers.read_text() + NEIGHBOUR)
     with SandboxedSubmission(hog, call_timeout=10) as taker, SandboxedSubmission(neighbour, call_timeout=10) as other:
@@ -381,7 +381,7 @@ def torch_bomb():
 def test_the_memory_limit_holds_in_a_worker_that_imported_torch(tmp_path):
     import torch
 
-    shutil.copytree(ASSIGNMENTS_DIR / A1, tmp_path / A1, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    copy_solutions(tmp_path)
     layers = tmp_path / A1 / "layers.py"
     layers.write_text(layers.read_text() + TORCH_BOMB)
     with SandboxedSubmission(tmp_path, forbidden={}) as sub:
@@ -410,7 +410,7 @@ def test_without_bwrap_the_worker_runs_gives_the_same_verdicts_and_says_so(tmp_p
     """A normal submission (one planted mistake) only: hostile code must not run unconfined."""
     import grader.sandbox
 
-    shutil.copytree(ASSIGNMENTS_DIR / A1, tmp_path / A1, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    copy_solutions(tmp_path)
     layers = tmp_path / A1 / "layers.py"
     layers.write_text(layers.read_text() + BUGGY_RELU_BACKWARD)
     names = ["relu_forward", "relu_backward", "svm_loss"]
@@ -438,7 +438,7 @@ def test_without_bwrap_as_root_the_keeps_root_warning_is_printed(tmp_path, monke
 
     if os.getuid() != 0 or grader.sandbox._world_readable(Path(sys.executable)):
         pytest.skip("the worker drops to an unprivileged user here")
-    shutil.copytree(ASSIGNMENTS_DIR / A1, tmp_path / A1, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    copy_solutions(tmp_path)
     monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
     monkeypatch.setattr(grader.sandbox, "_notices_given", set())
     with SandboxedSubmission(tmp_path, call_timeout=10) as sub:

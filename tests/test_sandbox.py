@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import struct
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from assignments import ASSIGNMENTS_DIR
 from grader import wire
 from grader.cli import run_checks
 from grader.sandbox import WORKER_UIDS, SandboxedSubmission, bwrap_path
 from grader.submission import Handle
+from helpers import planted
 
 A1 = "a1_backprop"
 REPO = Path(__file__).resolve().parents[1]
 needs_bwrap = pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed on this machine")
-
-
-def planted(tmp_path: Path, module: str, source: str) -> Path:
-    shutil.copytree(ASSIGNMENTS_DIR / A1, tmp_path / A1, ignore=shutil.ignore_patterns("__pycache__"))
-    path = tmp_path / A1 / f"{module}.py"
-    path.write_text(path.read_text() + "\n\n" + textwrap.dedent(source))
-    return tmp_path
 
 
 # -- the wire ---------------------------------------------------------------------------------------

@@ -144,13 +144,6 @@ backward_forgets_dout = Mistake("The local derivative must be multiplied by dout
                                 lambda case, right, dout: {"x": right["x"] / dout})
 
 
-def _local(torch_fn):
-    """The reference with another function in place of the true one (a wrong derivative)."""
-    def wrong(case, right, dout):
-        return evaluate(torch_fn, case.args, ("x",)).vjp(dout)
-    return wrong
-
-
 # ---------------------------------------------------------------------------------------------
 # Exercise-specific properties
 

@@ -1,0 +1,26 @@
+"""Submission folders made from the instructor's solutions, shared by the tests."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from assignments import ASSIGNMENTS_DIR
+
+A1 = "a1_backprop"
+
+
+def copy_solutions(root: Path, assignment: str = A1) -> Path:
+    """A submission folder `root/assignment` holding the solutions' modules; returns that folder."""
+    folder = root / assignment
+    shutil.copytree(ASSIGNMENTS_DIR / assignment, folder, ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    return folder
+
+
+def planted(root: Path, module: str, source: str, assignment: str = A1) -> Path:
+    """A copy of the solutions under `root` with `source` appended to `module` (its functions
+    override the solution's); returns `root`, the submission's path."""
+    path = copy_solutions(root, assignment) / f"{module}.py"
+    path.write_text(path.read_text() + "\n\n" + textwrap.dedent(source))
+    return root

@@ -1,67 +1,19 @@
 """Planted mistakes ("mutants") in the a1_backprop solutions: the checker must catch every one.
 
-Each mutant is a function (or a few) written the way students get it wrong. The harness copies
-the instructor's solutions into a temporary folder, appends the mutant's source to the module of
-its exercise (a later `def` replaces the solution's), checks that one exercise at the grading
-profile, and asserts that
-
-- the exercise does not pass and earns fewer than its points,
-- every property the mutant names was checked and failed,
-- each named hint (a substring) is among the failing properties' hints.
-
-The other side is tested here too: the unmodified solutions pass every a1 exercise, every
-property of every a1 exercise is the target of some mutant (so each property is shown to pass on
-a right solution and to fail on a wrong one), every `Mistake` hint of the a1 spec is expected by
-some mutant, and the hints named here exist in the checker.
-
-The test runs each mutant with seed 0; set DLGRADE_MUTANT_SEEDS=0,1,2 to try more seeds.
+The harness is `tests/mutants.py`; this file holds a1's mutants, each named with the properties it
+must fail and the hint it must show.
 """
 
 from __future__ import annotations
 
-import ast
-import os
-import textwrap
-from collections import defaultdict
-from dataclasses import dataclass
-from pathlib import Path
-
 import pytest
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.registry import all_exercises
-from grader.cli import run_checks
+from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
+                     assert_solutions_pass, assert_three_kinds_each, check_planted, spec_mistake_hints)
 
 A1 = "a1_backprop"
-SOLUTIONS = ASSIGNMENTS_DIR / A1
-CHECKERS = Path(__file__).resolve().parents[1] / "checkers"
-SEEDS = [int(s) for s in os.environ.get("DLGRADE_MUTANT_SEEDS", "0").split(",") if s.strip()]
 
-
-@dataclass(frozen=True)
-class Mutant:
-    """One planted mistake: `source` is appended to the module that holds `exercise`."""
-
-    exercise: str
-    id: str
-    kind: str
-    source: str
-    must_fail: tuple[str, ...]
-    hints: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return f"{self.exercise}-{self.id}"
-
-
-def M(exercise: str, id: str, kind: str, source: str, must_fail: list[str],
-      hint: str | tuple[str, ...] = ()) -> Mutant:
-    """A mutant; `hint`: substring(s) that must each appear among the failing properties' hints."""
-    hints = (hint,) if isinstance(hint, str) else tuple(hint)
-    return Mutant(exercise, id, kind, textwrap.dedent(source), tuple(must_fail), hints)
-
-
-# Hint substrings (the checker's own wording; `test_hints_exist_in_the_checker` keeps them honest).
+# Hint substrings (the checker's own wording; `assert_every_hint_shown` keeps them honest).
 CHAIN_RULE = "multiplied by dout (chain rule)"
 COPY_INPUT = "Work on a copy"
 NEW_DX = "Build dx as a new array"
@@ -938,119 +890,23 @@ MUTANTS += [
 ]
 
 
-def _a1_exercises():
-    return [e for e in all_exercises() if e.assignment == A1]
-
-
-def _module_of(exercise: str) -> str:
-    return next(e.module for e in _a1_exercises() if e.name == exercise)
-
-
-@pytest.fixture(scope="module")
-def solution_sources() -> dict[str, str]:
-    """The solutions' sources, read once: each mutant writes its own copy of the folder."""
-    return {p.name: p.read_text() for p in sorted(SOLUTIONS.glob("*.py"))}
-
-
-def plant(root: Path, sources: dict[str, str], mutant: Mutant) -> Path:
-    """A copy of the a1 solutions under root/a1_backprop with the mutant appended to its module."""
-    folder = root / A1
-    folder.mkdir(parents=True, exist_ok=True)
-    module = _module_of(mutant.exercise) + ".py"
-    assert module in sources, f"no {module} among the solutions"
-    for name, text in sources.items():
-        if name == module:
-            text = text + "\n\n# ---- planted mistake ----\n" + mutant.source
-        (folder / name).write_text(text)
-    return root
-
-
-def assert_caught(mutant: Mutant, root: Path, seed: int) -> None:
-    """The mutant's exercise fails, loses points, fails each named property, and shows its hints."""
-    _, (result,) = run_checks([mutant.exercise], root, "grading", seed=seed)
-    verdicts = {p.name: p for p in result.properties}
-    failed = [p for p in result.properties if not p.passed]
-    report = f"seed {seed}: " + "; ".join(f"{p.name}: {p.message.splitlines()[0] if p.message else ''}" for p in failed)
-    assert result.status == "checked", f"seed {seed}: {result.status}: {result.reason}"
-    assert not result.passed, f"seed {seed}: the mutant passes every property"
-    assert result.points < result.max_points, report
-    for name in mutant.must_fail:
-        assert name in verdicts, f"{mutant.exercise} has no property {name}"
-        assert verdicts[name].checked, f"{name} was not checked; {report}"
-        assert not verdicts[name].passed, f"{name} passed; {report}"
-    shown = [h for p in failed for h in p.hints]
-    for hint in mutant.hints:
-        assert any(hint in h for h in shown), f"hint {hint!r} not among {shown}; {report}"
-
-
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
-def test_mutant_is_caught(mutant: Mutant, solution_sources, tmp_path):
-    root = plant(tmp_path, solution_sources, mutant)
-    for seed in SEEDS:
-        assert_caught(mutant, root, seed)
+def test_mutant_is_caught(mutant: Mutant, tmp_path):
+    check_planted(A1, mutant, tmp_path)
 
 
 def test_solutions_pass_every_a1_exercise():
-    _, results = run_checks([A1], ASSIGNMENTS_DIR, "grading", seed=SEEDS[0])
-    assert {r.name for r in results} == {e.name for e in _a1_exercises()}
-    failing = {r.name: [p.name for p in r.properties if not p.passed] for r in results if not r.passed}
-    assert not failing
-    assert all(r.points == r.max_points for r in results)
+    assert_solutions_pass(A1)
 
 
 def test_every_a1_property_is_the_target_of_a_mutant():
-    properties = {p.name for e in _a1_exercises() for p in e.properties}
-    targeted = {name for m in MUTANTS for name in m.must_fail}
-    assert not properties - targeted, f"no mutant makes these fail: {sorted(properties - targeted)}"
-    assert not targeted - properties, f"mutants name properties that do not exist: {sorted(targeted - properties)}"
-
-
-def _declaration(exercise) -> str:
-    names = {p.name for p in exercise.properties}
-    return "backward" if "gradient_shapes" in names else "loss" if "output_shapes" in names else "forward"
-
-
-def test_every_generic_property_is_targeted_for_each_kind_of_declaration():
-    """Stricter: forwards/functions, backwards and losses each have their own inputs_unchanged,
-    preserves_float32, ...; each of these is made to fail on some exercise of that kind."""
-    by_name = {e.name: e for e in _a1_exercises()}
-    wanted = {(_declaration(e), p.name) for e in by_name.values() for p in e.properties}
-    targeted = {(_declaration(by_name[m.exercise]), name) for m in MUTANTS for name in m.must_fail}
-    assert not wanted - targeted, f"not targeted: {sorted(wanted - targeted)}"
+    assert_every_property_targeted(A1, MUTANTS)
 
 
 def test_every_a1_exercise_has_three_kinds_of_mutant():
-    kinds = defaultdict(set)
-    for m in MUTANTS:
-        kinds[m.exercise].add(m.kind)
-    short = {e.name: sorted(kinds[e.name]) for e in _a1_exercises() if len(kinds[e.name]) < 3}
-    assert not short, f"fewer than three kinds of mutant: {short}"
-    assert set(kinds) <= {e.name for e in _a1_exercises()}
-    names = [m.name for m in MUTANTS]
-    assert len(names) == len(set(names)), "duplicate mutant ids"
-
-
-def _spec_mistake_hints() -> list[str]:
-    """The hint of every `Mistake(...)` written in the a1 spec (a name resolved in the module)."""
-    import checkers.specs.a1_backprop as spec
-    tree = ast.parse((CHECKERS / "specs" / "a1_backprop.py").read_text())
-    hints = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Mistake" and node.args:
-            first = node.args[0]
-            hints.append(first.value if isinstance(first, ast.Constant) else getattr(spec, first.id))
-    return hints
+    assert_three_kinds_each(A1, MUTANTS)
 
 
 def test_every_a1_mistake_hint_is_shown_by_a_mutant():
-    hints = _spec_mistake_hints()
-    assert len(hints) >= 20
-    expected = [h for m in MUTANTS for h in m.hints]
-    unshown = [h for h in hints if not any(e in h for e in expected)]
-    assert not unshown, f"no mutant expects these hints: {unshown}"
-
-
-def test_hints_exist_in_the_checker():
-    text = "".join((CHECKERS / name).read_text() for name in ("specs/a1_backprop.py", "compare.py", "properties.py"))
-    missing = sorted({h for m in MUTANTS for h in m.hints if h not in text})
-    assert not missing, f"hints not found in the checker: {missing}"
+    assert len(spec_mistake_hints(A1)) >= 20
+    assert_every_hint_shown(A1, MUTANTS)

@@ -36,17 +36,18 @@ ONLY_ABOVE = "Scale only when total_norm > max_norm"
 SQRT = "square root of the sum of squares"
 COPY_INPUT = "Work on a copy"
 
-# A correct rule that keeps its state in a module global instead of the config it returns.
+# A correct rule that keeps its state in a module global (one per shape of w, so that a run of
+# one optimizer works) instead of the config it returns.
 _GLOBAL_STATE = """
 _state = {{}}
 
 
 def {name}(w, dw, config=None):
     config = dict(config or {{}})
-    config.update(_state)
+    if w.shape in _state:
+        config.update(_state[w.shape])
     next_w, config = _solution_{name}(w, dw, config)
-    _state.clear()
-    _state.update({{k: config[k] for k in {keys!r}}})
+    _state[w.shape] = {{k: config[k] for k in {keys!r}}}
     return next_w, config
 """
 

@@ -272,7 +272,8 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
     def float32(ctx, case):
         assert_steps(ctx, as_float32(case), FLOAT32, np.float32)
 
-    pairs = st.builds(lambda a, b: Case(args={"first": a, "second": b}, seed=a.seed), drawn, drawn)
+    pairs = st.builds(lambda a, b: Case(args={"first": a, "second": _same_shape(b, a.args["w"].shape)}, seed=a.seed),
+                      drawn, drawn)
     props = [
         Property("runs_on_valid_inputs", f"{name} runs over several steps, returning (next_w, config) each time", runs, drawn),
         Property("returns_next_w_and_config", "next_w has exactly w's shape, in float64, and config is returned as a dict",
@@ -292,6 +293,19 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
                  FLOAT32_WEIGHT, essential=False),
     ]
     return [Exercise(name, A, MODULE, summary, props, drawn)]
+
+
+def _same_shape(case: Case, shape: tuple[int, ...]) -> Case:
+    """The case redrawn for weights of `shape`: two parameter arrays of one shape (W1 and W2 of a
+    square layer) must not share state either, even through a global keyed by shape."""
+    rng = case.rng(5)
+    steps = len(case.args["dw_steps"])
+    args = {"w": values(rng, shape), "dw_steps": values(rng, (steps, *shape))}
+    if "config" in case.args:
+        config = case.args["config"]
+        args["config"] = None if config is None else {
+            k: (_state(rng, k, shape) if isinstance(v, np.ndarray) else v) for k, v in config.items()}
+    return Case(args=args, seed=case.seed)
 
 
 STATE_NAMES = ("Keep the state in config under the contract's names (velocity; cache; m, v and t), updated at every "

@@ -44,7 +44,7 @@ HYPER = {
     "learning_rate": lambda rng: _round(10 ** rng.uniform(-3, -0.5)),
     "momentum": lambda rng: _round(rng.uniform(0.3, 0.95)),
     "decay_rate": lambda rng: _round(rng.uniform(0.5, 0.999)),
-    "epsilon": lambda rng: _round(10 ** rng.uniform(-8, -1)),
+    "epsilon": lambda rng: _round(10 ** rng.uniform(-6, -1)),
     "beta1": lambda rng: _round(rng.uniform(0.5, 0.95)),
     "beta2": lambda rng: _round(rng.uniform(0.8, 0.9999)),
     "weight_decay": lambda rng: _round(10 ** rng.uniform(-3, -0.3)),
@@ -64,7 +64,7 @@ def optimizer_cases(rule: str, defaults_only: bool = False) -> st.SearchStrategy
     """w, the gradients of 3 to 6 steps (`dw_steps[k]` is step k's), and a config: left out of the
     call, None, or a dict with some hyperparameters (and, resuming, the state)."""
     hypers = [k for k in ref.DEFAULTS[rule] if k not in ref.STATE[rule]]
-    forms = st.sampled_from(["omitted", "none", "empty"]) if defaults_only else st.sampled_from(["dict", "none", "omitted"])
+    forms = st.sampled_from(["omitted", "none", "empty"]) if defaults_only else st.sampled_from(["dict", "dict", "none", "omitted"])
 
     def make(rng, shape, steps, form, given, resume):
         w = values(rng, shape)

@@ -237,9 +237,9 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
                 want, _ = reference_steps(name, case)
                 assert_matches("next_w", _trajectory(got), {f"next_w after step {k + 1}": w for k, w in enumerate(want)})
         except PropertyFailure as failure:
-            failure.summary = f"two optimizers whose steps alternate interfere: {failure.summary}"
+            failure.summary = f"with two optimizers whose steps alternate: {failure.summary}"
             failure.args = (failure.summary,)
-            failure.hints.append("Keep the rule's state in the config it returns (config['velocity'] = v), not in "
+            failure.hints.append("Where one optimizer alone is right, they interfere: keep the rule's state in the config it returns (config['velocity'] = v), not in "
                                  "globals or in a mutable default argument: each parameter array has its own optimizer.")
             raise
 

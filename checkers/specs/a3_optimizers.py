@@ -239,8 +239,9 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
         except PropertyFailure as failure:
             failure.summary = f"with two optimizers whose steps alternate: {failure.summary}"
             failure.args = (failure.summary,)
-            failure.hints.append("Where one optimizer alone is right, they interfere: keep the rule's state in the config it returns (config['velocity'] = v), not in "
-                                 "globals or in a mutable default argument: each parameter array has its own optimizer.")
+            failure.hints.append("Where one optimizer alone is right, they interfere: keep the rule's state in the "
+                                 "config it returns (config['velocity'] = v), not in globals or in a mutable "
+                                 "default argument: each parameter array has its own optimizer.")
             raise
 
     def holds_state(ctx, case):
@@ -395,7 +396,8 @@ def clip_cases(above: bool | None = None) -> st.SearchStrategy[Case]:
 
 CLIP = "clip_grad_norm"
 CLIP_TARGET_HINT = "Return (clipped, total_norm): a new dict of new arrays, and the global norm before clipping."
-GLOBAL_NORM = "Clip by the GLOBAL norm of all the arrays together (sqrt of the sum of every squared element), not each array by its own norm."
+GLOBAL_NORM = ("Clip by the GLOBAL norm of all the arrays together (sqrt of the sum of every squared element), "
+               "not each array by its own norm.")
 NORM_BEFORE = "total_norm is the global norm BEFORE clipping (the clipped norm is max_norm by construction)."
 ONLY_ABOVE = "Scale only when total_norm > max_norm: below it the gradients keep their values."
 SQRT = "The L2 norm is the square root of the sum of squares."

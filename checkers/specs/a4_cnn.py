@@ -263,9 +263,11 @@ def _bn_model(normalise: Callable[[np.ndarray, float], np.ndarray]):
     return model
 
 
-def _reshape_without_transpose(x, eps):
-    n, c, h, w = x.shape
-    return _normalised(x.reshape(-1, c), 0, eps).reshape(x.shape)
+def _bn_reshape_without_transpose(case, right, dout):
+    """x.reshape(-1, C) through a (N, D) batchnorm: each "channel" column mixes the real channels."""
+    x = case.args["x"]
+    flat = x.reshape(-1, x.shape[1], 1, 1)
+    return evaluate(ref.spatial_batchnorm, case.with_args(x=flat).args).output.reshape(x.shape)
 
 
 def _bn_with_batch_stats_in_test(case, right, dout):
@@ -333,13 +335,13 @@ def _macs_without_channels(case, right, dout):
     return {**right, "macs": right["macs"] // case.args["in_shape"][0]}
 
 
-def _shape_models(size_of: Callable[[Case, int, int, int, int], int], hint: str, kernels) -> Mistake:
-    """A mistake in the output size, as the shape it gives: size_of(case, size, kernel, stride, pad)."""
+def _output_shape(size_of: Callable[[int, int, int, int], int], geometry) -> Callable:
+    """The output shape a mistaken size formula size_of(size, kernel, stride, pad) gives."""
     def shape(case, right, dout):
         x = case.args["x"]
-        kh, kw, stride, pad = kernels(case)
-        return (right[0], right[1], size_of(case, x.shape[2], kh, stride, pad), size_of(case, x.shape[3], kw, stride, pad))
-    return Mistake(hint, "shape", shape)
+        kh, kw, stride, pad = geometry(case)
+        return (right[0], right[1], size_of(x.shape[2], kh, stride, pad), size_of(x.shape[3], kw, stride, pad))
+    return shape
 
 
 def _conv_geometry(case):
@@ -353,15 +355,15 @@ def _pool_geometry(case):
 
 
 CONV_SHAPE_MISTAKES = [
-    _shape_models(lambda c, n, k, s, p: (n + 2 * p - k) // s, OFF_BY_ONE, _conv_geometry),
-    _shape_models(lambda c, n, k, s, p: 2 + (n + 2 * p - k) // s, OFF_BY_ONE, _conv_geometry),
-    _shape_models(lambda c, n, k, s, p: 1 + -(-(n + 2 * p - k) // s), OFF_BY_ONE, _conv_geometry),
-    _shape_models(lambda c, n, k, s, p: 1 + (n + p - k) // s, BOTH_SIDES, _conv_geometry),
-    _shape_models(lambda c, n, k, s, p: 1 + (n - k) // s, BOTH_SIDES, _conv_geometry),
+    Mistake(OFF_BY_ONE, "shape", _output_shape(lambda n, k, s, p: (n + 2 * p - k) // s, _conv_geometry)),
+    Mistake(OFF_BY_ONE, "shape", _output_shape(lambda n, k, s, p: 2 + (n + 2 * p - k) // s, _conv_geometry)),
+    Mistake(OFF_BY_ONE, "shape", _output_shape(lambda n, k, s, p: 1 - (-(n + 2 * p - k) // s), _conv_geometry)),
+    Mistake(BOTH_SIDES, "shape", _output_shape(lambda n, k, s, p: 1 + (n + p - k) // s, _conv_geometry)),
+    Mistake(BOTH_SIDES, "shape", _output_shape(lambda n, k, s, p: 1 + (n - k) // s, _conv_geometry)),
 ]
 POOL_SHAPE_MISTAKES = [
-    _shape_models(lambda c, n, k, s, p: (n - k) // s, POOL_OFF_BY_ONE, _pool_geometry),
-    _shape_models(lambda c, n, k, s, p: 1 + -(-(n - k) // s), POOL_OFF_BY_ONE, _pool_geometry),
+    Mistake(POOL_OFF_BY_ONE, "shape", _output_shape(lambda n, k, s, p: (n - k) // s, _pool_geometry)),
+    Mistake(POOL_OFF_BY_ONE, "shape", _output_shape(lambda n, k, s, p: 1 - (-(n - k) // s), _pool_geometry)),
 ]
 
 
@@ -626,7 +628,7 @@ def spatial_batchnorm_layer(cases) -> list[Exercise]:
     return layer(A, MODULE, "spatial_batchnorm_forward", "spatial_batchnorm_backward", ref.spatial_batchnorm,
                  cases, ("x", "gamma", "beta"), mutable=("bn_param",),
                  summary="spatial batch normalisation (per channel over N, H, W)",
-                 forward_mistakes=[Mistake(CHANNELS_LAST, "output", _bn_model(_reshape_without_transpose)),
+                 forward_mistakes=[Mistake(CHANNELS_LAST, "output", _bn_reshape_without_transpose),
                                    Mistake(CHANNELS_LAST, "output", _bn_model(lambda x, eps: _normalised(x, 0, eps))),
                                    Mistake(TEST_MODE, "output", _bn_with_batch_stats_in_test)],
                  forward_extra=[Property("running_statistics",

@@ -160,8 +160,9 @@ def _rearrangement_mistakes(hint: str, oracle, blocks: int, rearrangements) -> t
     forward, backward = [], []
     for order, signs in rearrangements:
         output, gradients = _rearranged(oracle, blocks, order, signs)
-        forward.append(Mistake(hint, "output", output))
-        backward.append(Mistake(hint, "gradients", gradients))
+        # Keyword arguments: the hint is one of the module's constants, named where this is called.
+        forward.append(Mistake(hint=hint, quantity="output", expected=output))
+        backward.append(Mistake(hint=hint, quantity="gradients", expected=gradients))
     return forward, backward
 
 

@@ -28,6 +28,8 @@ small = st.integers(1, 4)
 EXACT_ZERO = ("Masked entries must be EXACTLY 0: a large negative number (-1e6, -1e9) added to or put in place of "
               "masked scores leaks weight when scores are large; use np.where(mask, x, -np.inf) before exp "
               "(or multiply the exponentials by the mask).")
+WRONG_MASK = ("Mask key j when j >= valid_lens[b] (shape (B,)) or j >= valid_lens[b, i] (shape (B, Q), one length "
+              "per query).")
 LAST_AXIS = "Normalise over the keys, the last axis (axis=-1), not over the queries."
 PER_QUERY = ("valid_lens of shape (B, Q) gives each query its own length: mask key j for query i of batch b "
              "when j >= valid_lens[b, i] (use valid_lens[:, :, None], not valid_lens[:, None, None]).")
@@ -201,8 +203,11 @@ def _softmax_zeros(name: str, cases_, description: str, leak_hint: bool) -> Prop
         out = _output(ctx, name, case, x)
         visible = _visible(case, *x.shape[1:])
         if np.any(out[~visible] != 0):
-            raise PropertyFailure(f"{name} gives masked entries a weight that is not exactly 0 "
-                                  f"(largest {np.max(np.abs(out[~visible])):.3g})", hints=[EXACT_ZERO])
+            largest = float(np.max(np.abs(out[~visible])))
+            # A tiny weight is a leak through a large negative constant; a large one, a wrong mask.
+            hint = EXACT_ZERO if leak_hint or largest < 1e-6 else WRONG_MASK
+            raise PropertyFailure(f"{name} gives masked entries a weight that is not exactly 0 (largest {largest:.3g})",
+                                  hints=[hint])
         sums = np.where(visible, out, 0).sum(axis=-1)
         if not np.allclose(sums, 1.0, rtol=0, atol=1e-9) or np.any(out < 0):
             hints = [LAST_AXIS] if np.allclose(out.sum(axis=1), 1.0, atol=1e-9) and x.shape[1] != x.shape[2] else []
@@ -373,7 +378,7 @@ def _interleaved_heads(case, right, dout):
     params, h = case.args["params"], case.args["num_heads"]
     e = params["Wq"].shape[0]
     perm = np.arange(e).reshape(e // h, h).T.reshape(-1)   # head i takes columns i, i + h, ...
-    permuted = {n: (p[perm] if n == "Wo" else p[..., perm]) for n, p in params.items()}
+    permuted = {n: p[perm] if n == "Wo" else p if n == "bo" else p[..., perm] for n, p in params.items()}
     return evaluate(ref.multihead_attention, {**case.args, "params": permuted}).output
 
 

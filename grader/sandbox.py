@@ -43,7 +43,7 @@ from grader.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, Studen
 WORKER_UIDS = range(1 << 28, 1 << 30)
 #: Seconds the worker gets beyond a call's timeout to stop it itself (keeping its caches).
 GRACE = 2.0
-_WORKER_MODULES = ("submission.py", "wire.py", "worker.py")
+_WORKER_MODULES = ("submission.py", "wire.py", "worker.py", "tensor_driver.py")
 _notices_given: set[str] = set()
 
 
@@ -124,7 +124,7 @@ class SandboxedSubmission(Submission):
             return answer
         return _student_error(answer.get("error"))
 
-    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None) -> CallOutcome:
+    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None, via=None) -> CallOutcome:
         lost = [a for a in [*args, *(kwargs or {}).values()] if isinstance(a, Handle) and a.id not in self._live]
         if lost:
             return CallOutcome(error=StudentError("crash", "its cache was lost when an earlier call crashed the worker"))
@@ -133,7 +133,8 @@ class SandboxedSubmission(Submission):
             return CallOutcome(error=self.budget_spent())
         start = time.perf_counter()
         answer = self._ask({"op": "call", "assignment": assignment, "module": module, "function": function,
-                            "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep), "timeout": timeout},
+                            "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep), "timeout": timeout,
+                            **({"via": via} if via else {})},
                            timeout + GRACE, function)
         seconds = time.perf_counter() - start
         self._student_seconds += seconds

@@ -58,6 +58,23 @@ class Limits:
     cpu_seconds: int = 600
 
 
+def course_limits(assignments) -> Limits:
+    """The default limits, raised to what the manifests of `assignments` ask for in a `[sandbox]`
+    table (a7_distributed runs one process per rank, each with a few threads, which counts
+    against the process limit)."""
+    import tomllib
+
+    from assignments import ASSIGNMENTS_DIR
+
+    processes = Limits.processes
+    for name in assignments:
+        manifest = ASSIGNMENTS_DIR / str(name) / "manifest.toml"
+        if manifest.is_file():
+            with open(manifest, "rb") as f:
+                processes = max(processes, int(tomllib.load(f).get("sandbox", {}).get("processes", 0)))
+    return Limits(processes=processes)
+
+
 def bwrap_path() -> str | None:
     """The bubblewrap executable, or None where it is not installed (or disabled for testing)."""
     if os.environ.get("DLGRADE_NO_BWRAP"):
@@ -87,10 +104,12 @@ def _world_readable(path: Path) -> bool:
 class SandboxedSubmission(Submission):
     """A student's folder, run by a confined worker process."""
 
-    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT, limits: Limits = Limits(),
+    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT, limits: Limits | None = None,
                  forbidden: dict[str, list[str]] | None = None, use_bwrap: bool | None = None):
+        """limits: the worker's resource limits; by default `Limits()`, raised where a manifest of
+        an assignment in the submission asks for more (see `course_limits`)."""
         self.call_timeout = call_timeout
-        self.limits = limits
+        self.limits = limits if limits is not None else course_limits(p.name for p in Path(root).glob("*/"))
         self.forbidden = forbidden if forbidden is not None else forbidden_imports()
         self.bwrap = bwrap_path() if use_bwrap in (None, True) else None
         if use_bwrap and self.bwrap is None:
@@ -279,7 +298,10 @@ class SandboxedSubmission(Submission):
     def _hidden_packages(self) -> list[str]:
         """Installed folders the worker must not see: the course (solutions, references,
         checker) when installed into site-packages, and the forbidden packages."""
-        names = {"assignments", "reference", "checkers", "grader"} | {n for v in self.forbidden.values() for n in v}
+        # A package is hidden where every assignment forbids it: one that some assignment is
+        # written in (torch for a7) stays visible, and the per-assignment checks refuse it elsewhere.
+        forbidden_everywhere = set.intersection(*map(set, self.forbidden.values())) if self.forbidden else set()
+        names = {"assignments", "reference", "checkers", "grader"} | forbidden_everywhere
         prefixes = (sys.prefix, sys.base_prefix)
         hidden = []
         for name in sorted(names):

@@ -181,6 +181,10 @@ def ring(function: Callable, inputs: list, backend: str = "gloo", timeout: float
         for leftover in (store,):
             if os.path.exists(leftover):
                 os.unlink(leftover)
+    crashed = [r for r, a in enumerate(answers) if a == "exited"]
+    if crashed:
+        return {"ranks": [], "error": f"rank {crashed[0]} of {n} exited without answering (it crashed, or called "
+                                      f"sys.exit / os._exit)"}
     missing = [r for r, a in enumerate(answers) if a is None]
     if missing:
         names = ", ".join(str(r) for r in missing)
@@ -210,13 +214,16 @@ def _collect(pipes: list, deadline: float) -> list:
                 open_pipes.discard(p)
     answers = []
     for p in pipes:
-        if p in open_pipes or not buffers[p]:
+        if p in open_pipes:
             answers.append(None)
+            continue
+        if not buffers[p]:
+            answers.append("exited")
             continue
         try:
             answers.append(wire.receive(_BytesReader(bytes(buffers[p]))))
         except (EOFError, wire.WireError):
-            answers.append(None)
+            answers.append("exited")
     return answers
 
 

@@ -5,7 +5,7 @@ student's code (in the sandboxed worker, or in this process with --no-sandbox): 
 arrays they are sent into tensors on the named devices, call the student's function, and give
 back plain arrays and counts. `ring` starts a real `torch.distributed` process group: one forked
 process per rank, gloo on loopback (or NCCL across GPUs), with the point-to-point calls wrapped to
-count the bytes each rank sends, the collectives replaced by traps, and a deadline after which
+count the bytes each rank sends, the collectives recorded, and a deadline after which
 every rank (each in a process group of its own, with whatever it started) is killed.
 
 What this can and cannot see: it runs in the student's process, so a hostile submission can undo
@@ -31,7 +31,7 @@ import numpy as np
 #: Seconds a process group may take, from the fork to the last rank's answer, before its ranks
 #: are killed and the call is a deadlock.
 RANK_TIMEOUT = 4.0
-#: Collectives that ring_allreduce may not use (each is replaced by a trap in every rank).
+#: Collectives that ring_allreduce may not use (each call is recorded in every rank).
 COLLECTIVES = ("all_reduce", "reduce", "broadcast", "all_gather", "all_gather_into_tensor", "reduce_scatter",
                "reduce_scatter_tensor", "all_to_all", "all_to_all_single", "gather", "scatter",
                "all_gather_object", "broadcast_object_list", "_all_gather_base", "_reduce_scatter_base")
@@ -59,6 +59,8 @@ def _array(t: Any) -> Any:
     torch = _torch()
     if not isinstance(t, torch.Tensor):
         return f"not a tensor: {type(t).__name__}"
+    if t.device.type == "meta":
+        return "a tensor on the meta device (no values)"
     return t.detach().cpu().numpy().copy()
 
 
@@ -150,6 +152,7 @@ def ring(function: Callable, inputs: list, backend: str = "gloo", timeout: float
                 try:
                     os.close(read_end)
                     os.setpgid(0, 0)
+                    _quiet()
                     signal.setitimer(signal.ITIMER_REAL, 0)
                     answer = _run_rank(function, rank, n, inputs[rank], store, backend, timeout)
                     with os.fdopen(write_end, "wb") as out:
@@ -191,8 +194,22 @@ def ring(function: Callable, inputs: list, backend: str = "gloo", timeout: float
         return {"ranks": [], "error": f"rank{'s' if len(missing) > 1 else ''} {names} of {n} did not finish within "
                                       f"{timeout:g} s (a deadlock: every send needs its matching receive on the "
                                       f"other rank, in an order that cannot wait in a circle); every rank was stopped"}
+    if any(a.get("error") == "not_implemented" for a in answers):
+        raise NotImplementedError("ring_allreduce raises NotImplementedError")
     errors = [f"rank {r}: {a['error']}" for r, a in enumerate(answers) if a.get("error")]
     return {"ranks": [a for a in answers], "error": errors[0] if errors else ""}
+
+
+def _quiet() -> None:
+    """In a rank: nothing it prints or dumps (a rank stopped while its peers wait) reaches the
+    caller's terminal or channel."""
+    import faulthandler
+
+    faulthandler.disable()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def _collect(pipes: list, deadline: float) -> list:
@@ -258,21 +275,31 @@ def _run_rank(function: Callable, rank: int, n: int, arrays: list, store_path: s
     sent = [0]
     called: list[str] = []
 
+    inside = [False]
+
     def counting(original):
         @functools.wraps(original)
         def wrapper(tensor, *args, **kwargs):
+            if inside[0]:  # send is made of isend: count the outermost call only
+                return original(tensor, *args, **kwargs)
             sent[0] += tensor.numel() * tensor.element_size()
-            return original(tensor, *args, **kwargs)
+            inside[0] = True
+            try:
+                return original(tensor, *args, **kwargs)
+            finally:
+                inside[0] = False
         return wrapper
 
-    def trap(name):
+    def trap(name, original):
+        # Recorded, then done: the values are still judged, and the property says what was used.
+        @functools.wraps(original)
         def collective(*args, **kwargs):
             called.append(name)
-            raise RuntimeError(f"dist.{name} is a collective: ring_allreduce may use only send/recv/isend/irecv")
+            return original(*args, **kwargs)
         return collective
 
     replacements = {name: counting(getattr(dist, name)) for name in ("send", "isend")}
-    replacements.update({name: trap(name) for name in COLLECTIVES if hasattr(dist, name)})
+    replacements.update({name: trap(name, getattr(dist, name)) for name in COLLECTIVES if hasattr(dist, name)})
     originals = {getattr(dist, name): new for name, new in replacements.items()}
     for module in (dist, c10d):
         for name, new in replacements.items():
@@ -295,6 +322,9 @@ def _run_rank(function: Callable, rank: int, n: int, arrays: list, store_path: s
         before = sent[0]
         try:
             result = function(tensor)
+        except NotImplementedError:
+            error = "not_implemented"
+            break
         except Exception as e:  # noqa: BLE001 - reported to the checker as this rank's error
             error = f"ring_allreduce raised {type(e).__name__}: {e}"
             break

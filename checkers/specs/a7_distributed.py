@@ -197,10 +197,13 @@ def _chunk_hints(inputs, result) -> list[str]:
             continue
         bounds = np.cumsum([0] + shard_sizes(flat_want.size, n))
         right = [[np.allclose(g[a:b], flat_want[a:b]) for a, b in zip(bounds[:-1], bounds[1:])] for g in got]
+        unchanged = all(np.array_equal(g, np.asarray(row[k], dtype=np.float64).reshape(-1)) for g, row in zip(got, inputs))
         if all(r.count(True) == 1 for r in right):
             hints.append(ALL_GATHER)
-        elif all(any(r) for r in right) and not all(all(r) for r in right):
-            hints.append(WRONG_CHUNK + " (some chunks are right, others are not).")
+        elif not all(all(r) for r in right) and not unchanged:
+            hints.append(f"Check which chunk each step sends and which it adds into: {WRONG_CHUNK}, or a chunk index "
+                         f"is off by one (step s of the reduce-scatter sends chunk (rank - s) % n and adds into "
+                         f"(rank - s - 1) % n).")
         if all(np.array_equal(g, np.asarray(row[k], dtype=np.float64).reshape(-1)) for g, row in zip(got, inputs)) \
                 and any(r != "None" for rank in result["ranks"] for r in rank["returned"]):
             hints.append(IN_PLACE + " (every rank's tensor is unchanged and a value was returned).")

@@ -78,7 +78,7 @@ def serve(requests_fd: int, answers_fd: int) -> None:
                 outcome = submission.call(request["assignment"], request["module"], request["function"],
                                           list(request["args"]), dict(request["kwargs"]),
                                           keep=tuple(request["keep"]), timeout=float(request["timeout"]),
-                                          via=request.get("via"))
+                                          **({"via": str(request["via"])} if request.get("via") else {}))
             except KeyError as e:  # a handle this worker does not hold
                 outcome = CallOutcome(error=StudentError("crash", f"lost cache: {e}"))
             if os.getpid() != me:

@@ -88,6 +88,9 @@ class Property:
     cases: st.SearchStrategy | None = None
     weight: float = 1.0
     essential: bool = True
+    max_examples: int | None = None
+    shrink: bool = True
+    skip_if: Callable[["Context"], str | None] | None = None
 
 
 @dataclass
@@ -112,17 +115,22 @@ class Context:
         self.exercise = exercise
         self.submission = submission
 
-    def call(self, function: str, *args: Any, keep: tuple[int, ...] = (), **kwargs: Any) -> CallOutcome:
-        """Call a function of the exercise's module; a student error becomes a PropertyFailure."""
-        outcome = self.try_call(function, *args, keep=keep, **kwargs)
+    def call(self, function: str, *args: Any, keep: tuple[int, ...] = (), via: str | None = None,
+             **kwargs: Any) -> CallOutcome:
+        """Call a function of the exercise's module; a student error becomes a PropertyFailure.
+        via: a trusted adapter that makes the call (see `Submission.call`)."""
+        outcome = self.try_call(function, *args, keep=keep, via=via, **kwargs)
         if outcome.error is not None:
             raise PropertyFailure(outcome.error.describe(), details=_traceback_lines(outcome.error), error=outcome.error)
         return outcome
 
-    def try_call(self, function: str, *args: Any, keep: tuple[int, ...] = (), **kwargs: Any) -> CallOutcome:
+    def try_call(self, function: str, *args: Any, keep: tuple[int, ...] = (), via: str | None = None,
+                 **kwargs: Any) -> CallOutcome:
         """Call a function of the exercise's module; the outcome may hold a student error."""
         ex = self.exercise
-        return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep)
+        if via is None:
+            return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep)
+        return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep, via=via)
 
     def forget(self, handle: Handle) -> None:
         """Drop a cache the student's side keeps for us."""
@@ -145,6 +153,8 @@ class PropertyResult:
     checked: bool = True
     replay: str = ""
     hints: list[str] = field(default_factory=list)
+    #: It could not run on this machine (message: why); never counted as passed.
+    skipped: bool = False
 
 
 @dataclass
@@ -162,14 +172,21 @@ class ExerciseResult:
 
     @property
     def passed(self) -> bool:
-        return self.status == "checked" and all(p.passed for p in self.properties)
+        return self.status == "checked" and all(p.passed or p.skipped for p in self.properties)
+
+    @property
+    def skipped(self) -> list[PropertyResult]:
+        """The properties that could not run on this machine."""
+        return [p for p in self.properties if p.skipped]
 
     @property
     def points(self) -> float:
         """All points when every property holds; none when an essential one fails; otherwise
-        the share of the weights that hold."""
-        if self.status != "checked" or any(p.essential and not p.passed for p in self.properties):
+        the share of the weights that hold. Skipped properties (a GPU check on a machine without
+        one) are left out of both sides: the points are over the properties that could run."""
+        ran = [p for p in self.properties if not p.skipped]
+        if self.status != "checked" or any(p.essential and not p.passed for p in ran):
             return 0.0
-        total = sum(p.weight for p in self.properties)
-        earned = sum(p.weight for p in self.properties if p.passed)
+        total = sum(p.weight for p in ran)
+        earned = sum(p.weight for p in ran if p.passed)
         return round(self.max_points * earned / total, 2) if total else self.max_points

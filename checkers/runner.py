@@ -72,11 +72,17 @@ def _unavailable(exercise: Exercise, submission: Submission) -> StudentError | N
 def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay: str = "") -> PropertyResult:
     """Search for a counterexample to one property; shrink it; describe it."""
     strategy = prop.cases if prop.cases is not None else ctx.exercise.cases
+    reason = prop.skip_if(ctx) if prop.skip_if is not None else None
+    if reason:
+        return PropertyResult(prop.name, False, f"skipped: {reason}", prop.weight, prop.essential, checked=False,
+                              skipped=True)
+    examples = min(profile.max_examples, prop.max_examples or profile.max_examples)
+    phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if prop.shrink else ())
 
     @seed(profile.seed_for(ctx.exercise.name, prop.name))
-    @settings(max_examples=profile.max_examples, database=None, deadline=None, derandomize=False,
+    @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
               suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=False,
-              phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False)
+              phases=phases, print_blob=False)
     @given(strategy)
     def search(case: Case) -> None:
         try:

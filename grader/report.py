@@ -22,16 +22,18 @@ def verdict(exercise: Mapping[str, Any]) -> str:
     status = exercise.get("status", "checked")
     if status != "checked":
         return _STATUS_WORDS.get(status, status.replace("_", " "))
-    if exercise.get("passed"):
-        return "pass"
     props = exercise.get("properties", [])
+    skipped = sum(1 for p in props if p.get("skipped"))
+    if exercise.get("passed"):
+        return f"pass ({skipped} skipped)" if skipped else "pass"
+    props = [p for p in props if not p.get("skipped")]
     if any(not p["checked"] for p in props):
         return "fail (does not run)"
     return f"fail ({sum(1 for p in props if not p['passed'])} of {len(props)})"
 
 
 def _coloured(words: str) -> str:
-    colour = "green" if words == "pass" else "yellow" if words in ("missing", "not implemented") else "red"
+    colour = "green" if words.startswith("pass") else "yellow" if words in ("missing", "not implemented") else "red"
     return f"[{colour}]{words}[/]"
 
 
@@ -65,6 +67,10 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
                 label, _, rest = line.strip().partition(":")
                 text = f"    [{'cyan' if label == 'hint' else 'dim'}]{label}:[/]{escape(rest)}"
             console.print(text, highlight=False, soft_wrap=True)
+    for r in results:
+        for p in r.skipped if r.status == "checked" else []:
+            console.print(f"[yellow]skipped[/] {r.name}.{p.name}: {escape(p.message.removeprefix('skipped: '))}",
+                          highlight=False, soft_wrap=True)
     for r in results:
         if r.status in ("missing", "module_error", "forbidden"):
             console.print(f"[yellow]{r.name}[/]: {escape(r.reason)}", highlight=False)
@@ -113,7 +119,8 @@ def exercise_json(r: ExerciseResult) -> dict:
         "seconds": round(r.seconds, 4),
         "student_seconds": round(r.student_seconds, 4),
         "properties": [{"name": p.name, "passed": p.passed, "checked": p.checked, "essential": p.essential,
-                        "weight": p.weight, "message": p.message, "hints": p.hints, "replay": p.replay}
+                        "weight": p.weight, "message": p.message, "hints": p.hints, "replay": p.replay,
+                        **({"skipped": True} if p.skipped else {})}
                        for p in r.properties],
     }
 

@@ -43,7 +43,7 @@ from grader.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, Studen
 WORKER_UIDS = range(1 << 28, 1 << 30)
 #: Seconds the worker gets beyond a call's timeout to stop it itself (keeping its caches).
 GRACE = 2.0
-_WORKER_MODULES = ("submission.py", "wire.py", "worker.py")
+_WORKER_MODULES = ("submission.py", "wire.py", "worker.py", "tensor_driver.py")
 _notices_given: set[str] = set()
 
 
@@ -56,6 +56,23 @@ class Limits:
     open_files: int = 256
     processes: int = 16
     cpu_seconds: int = 600
+
+
+def course_limits(assignments) -> Limits:
+    """The default limits, raised to what the manifests of `assignments` ask for in a `[sandbox]`
+    table (a7_distributed runs one process per rank, each with a few threads, which counts
+    against the process limit)."""
+    import tomllib
+
+    from assignments import ASSIGNMENTS_DIR
+
+    processes = Limits.processes
+    for name in assignments:
+        manifest = ASSIGNMENTS_DIR / str(name) / "manifest.toml"
+        if manifest.is_file():
+            with open(manifest, "rb") as f:
+                processes = max(processes, int(tomllib.load(f).get("sandbox", {}).get("processes", 0)))
+    return Limits(processes=processes)
 
 
 def bwrap_path() -> str | None:
@@ -87,10 +104,12 @@ def _world_readable(path: Path) -> bool:
 class SandboxedSubmission(Submission):
     """A student's folder, run by a confined worker process."""
 
-    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT, limits: Limits = Limits(),
+    def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT, limits: Limits | None = None,
                  forbidden: dict[str, list[str]] | None = None, use_bwrap: bool | None = None):
+        """limits: the worker's resource limits; by default `Limits()`, raised where a manifest of
+        an assignment in the submission asks for more (see `course_limits`)."""
         self.call_timeout = call_timeout
-        self.limits = limits
+        self.limits = limits if limits is not None else course_limits(p.name for p in Path(root).glob("*/"))
         self.forbidden = forbidden if forbidden is not None else forbidden_imports()
         self.bwrap = bwrap_path() if use_bwrap in (None, True) else None
         if use_bwrap and self.bwrap is None:
@@ -124,7 +143,7 @@ class SandboxedSubmission(Submission):
             return answer
         return _student_error(answer.get("error"))
 
-    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None) -> CallOutcome:
+    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None, via=None) -> CallOutcome:
         lost = [a for a in [*args, *(kwargs or {}).values()] if isinstance(a, Handle) and a.id not in self._live]
         if lost:
             return CallOutcome(error=StudentError("crash", "its cache was lost when an earlier call crashed the worker"))
@@ -133,7 +152,8 @@ class SandboxedSubmission(Submission):
             return CallOutcome(error=self.budget_spent())
         start = time.perf_counter()
         answer = self._ask({"op": "call", "assignment": assignment, "module": module, "function": function,
-                            "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep), "timeout": timeout},
+                            "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep), "timeout": timeout,
+                            **({"via": via} if via else {})},
                            timeout + GRACE, function)
         seconds = time.perf_counter() - start
         self._student_seconds += seconds
@@ -278,7 +298,10 @@ class SandboxedSubmission(Submission):
     def _hidden_packages(self) -> list[str]:
         """Installed folders the worker must not see: the course (solutions, references,
         checker) when installed into site-packages, and the forbidden packages."""
-        names = {"assignments", "reference", "checkers", "grader"} | {n for v in self.forbidden.values() for n in v}
+        # A package is hidden where every assignment forbids it: one that some assignment is
+        # written in (torch for a7) stays visible, and the per-assignment checks refuse it elsewhere.
+        forbidden_everywhere = set.intersection(*map(set, self.forbidden.values())) if self.forbidden else set()
+        names = {"assignments", "reference", "checkers", "grader"} | forbidden_everywhere
         prefixes = (sys.prefix, sys.base_prefix)
         hidden = []
         for name in sorted(names):

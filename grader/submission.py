@@ -130,10 +130,13 @@ class Submission(ABC):
 
     @abstractmethod
     def call(self, assignment: str, module: str, function: str, args: list, kwargs: dict | None = None,
-             keep: tuple[int, ...] = (), timeout: float | None = None) -> CallOutcome:
+             keep: tuple[int, ...] = (), timeout: float | None = None, via: str | None = None) -> CallOutcome:
         """Call `function(*args, **kwargs)` on the student's side and return a plain outcome.
 
         keep: positions in the returned tuple that stay on the student's side as Handles.
+        via: the name of a trusted adapter in `grader.tensor_driver` that makes the call instead,
+        as `adapter(function, *args, **kwargs)` (torch exercises: plain arrays become tensors,
+        process groups are started, and plain arrays come back).
         Numpy floating-point errors (overflow, invalid, divide by zero) are reported in
         `CallOutcome.warnings` even where the student's module silenced them.
         """
@@ -268,11 +271,14 @@ class InProcessSubmission(Submission):
             return StudentError("missing", f"{module}.py defines no function {function}")
         return None
 
-    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None) -> CallOutcome:
+    def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None, via=None) -> CallOutcome:
         status = self.function_status(assignment, module, function)
         if status is not None:
             return CallOutcome(error=status)
         fn = getattr(self._modules[(assignment, module)], function)
+        if via is not None:
+            from grader.tensor_driver import adapter
+            fn = adapter(via, fn)
         timeout = self.time_left(timeout or self.call_timeout)
         if timeout <= 0:
             return CallOutcome(error=self.budget_spent())

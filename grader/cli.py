@@ -280,6 +280,19 @@ def _print_batch_summary(summary: dict, console: Console) -> None:
     console.print(table)
 
 
+@main.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="gradebook.sqlite", show_default=True, help="The gradebook (as written by `dlgrade grade`).")
+def report_command(out: Path, db_path: Path) -> None:
+    """Write OUT (HTML), the class report: score distribution, pass rate per exercise, the most
+    common failing properties and hints, and grading time per submission, in one self-contained page."""
+    from grader.instructor_report import write_report
+
+    write_report(db_path, out)
+    click.echo(f"wrote {out}")
+
+
 @main.command("ci-template")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path), default=".github/workflows/dlgrade.yml")
 def ci_template_command(out: Path) -> None:

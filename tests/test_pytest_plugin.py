@@ -55,3 +55,18 @@ def test_inactive_without_the_option(tmp_path):
     (repo / "pytest.ini").write_text("[pytest]\n")
     run = _pytest(repo, "--collect-only", "-q")
     assert "relu_forward" not in run.stdout and run.returncode == 5  # nothing collected
+
+
+def test_check_writes_the_classroom_result_the_workflow_reports(tmp_path):
+    import base64
+    import json
+
+    env = {**os.environ, "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    run = subprocess.run([sys.executable, "-m", "grader.cli", "check", "relu_forward", "--path", str(ASSIGNMENTS_DIR),
+                          "--profile", "grading", "--classroom", str(tmp_path / "classroom.json")],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    payload = json.loads((tmp_path / "classroom.json").read_text())
+    assert payload["version"] == 3 and payload["status"] == "pass" and payload["tests"][0]["score"] == 1
+    published = (tmp_path / "output").read_text().strip().removeprefix("result=")
+    assert json.loads(base64.b64decode(published)) == payload

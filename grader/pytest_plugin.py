@@ -6,7 +6,9 @@ otherwise it adds nothing to a test run. Each exercise found in the folder given
 per property, `<exercise>::<property>`, so CI and IDEs show which property fails and with what
 message. Each item carries its points (`user_properties`: points, max_points), and the summary
 line gives the total. The grading profile is used when the `CI` environment variable is set
-(the same score every run), the student profile otherwise.
+(the same score every run), the student profile otherwise. The code runs in pytest's process
+(as `dlgrade check --no-sandbox`, same verdicts): it is the repository's own code, and it keeps
+breakpoints working in an IDE; `dlgrade check` in the CI workflow grades it in the sandbox.
 """
 
 from __future__ import annotations

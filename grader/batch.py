@@ -89,7 +89,9 @@ def discover(submissions_dir: Path | str, work_dir: Path | str,
     (its full file name where a folder already has that name), unpacked into `work_dir` with
     limits (no absolute or `..` members, at most MAX_MEMBERS members and MAX_UNPACKED_BYTES).
     A Gradescope bulk export (`submission_metadata.yml` beside one `submission_<id>/` folder per
-    submission) is such a folder of subfolders. A submission whose modules sit at its top level,
+    submission) is such a folder of subfolders, and so is nbgrader's `submitted/` folder
+    (`<student>/<assignment>/*.ipynb`): notebooks are turned into modules (grader.nbgrader_bridge).
+    A submission whose modules sit at its top level,
     or one level down in a single wrapper folder, is copied into `work_dir` as
     `<name>/<assignment>/<module>.py`; the assignment is the one of `assignments` (default: all
     in the registry) whose modules it has. A zip that cannot be unpacked safely, or modules that
@@ -126,6 +128,11 @@ def _ignored(name: str) -> bool:
 
 def _layout(name: str, folder: Path, work_dir: Path, modules: dict[str, set[str]]) -> Discovered:
     """`folder` as a submission in the release layout (copied into work_dir where it is not)."""
+    notebooks = _notebooks(folder, modules)
+    if notebooks:
+        from grader.nbgrader_bridge import notebooks_to_layout
+
+        return Discovered(name, notebooks_to_layout(notebooks, work_dir / "notebooks" / name))
     root = folder
     for _ in range(2):  # the folder itself, then a single wrapper folder inside it
         if any((root / assignment).is_dir() for assignment in modules):
@@ -146,6 +153,13 @@ def _layout(name: str, folder: Path, work_dir: Path, modules: dict[str, set[str]
         root = inside[0]
     # Nothing recognisable: graded as it is, every exercise will say which module is missing.
     return Discovered(name, folder)
+
+
+def _notebooks(folder: Path, modules: dict[str, set[str]]) -> list[Path]:
+    """The notebooks of a submission: nbgrader's submitted layout (`<student>/<assignment>/*.ipynb`),
+    or notebooks at the submission's top level."""
+    found = [p for assignment in modules for p in (folder / assignment).glob("*.ipynb")]
+    return found or [p for p in folder.glob("*.ipynb") if not _ignored(p.name)]
 
 
 def _unzip(archive: Path, dest: Path) -> None:

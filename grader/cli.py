@@ -86,27 +86,40 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
 
 @main.command("check")
 @click.argument("names", nargs=-1)
-@click.option("--path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="Folder laid out like the release (PATH/a1_backprop/layers.py). "
+@click.option("--path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Folder laid out like the release (PATH/a1_backprop/layers.py), or a notebook (.ipynb). "
                    "Default: ./assignments if it exists, else the current folder.")
 @click.option("--profile", "profile_name", type=click.Choice(["student", "grading"]), default="student", show_default=True)
 @click.option("--seed", type=int, default=None, help="Seed of the run (student: random; grading: the course seed).")
 @click.option("--property", "only", default=None, help="Check only this property (to replay a failure).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the verdicts as JSON to this file.")
+@click.option("--classroom", "classroom_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the GitHub Classroom runner result (and, in GitHub Actions, publish it as the "
+                   "step output `result`).")
 @click.option("--reveal/--hide", "reveal", default=None,
               help="Show or withhold the values of failing examples (grading hides them by default).")
 @click.option("--no-sandbox", is_flag=True,
               help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds each exercise may spend in student code.")
-def check_command(names, path, profile_name, seed, only, json_path, reveal, no_sandbox, timeout) -> None:
+def check_command(names, path, profile_name, seed, only, json_path, classroom_path, reveal, no_sandbox,
+                  timeout) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
     from grader.report import print_results, write_json
 
     path = path or _default_path()
+    if path.is_file():
+        if path.suffix != ".ipynb":
+            raise click.UsageError(f"--path {path}: give a folder laid out like the release, or a notebook (.ipynb)")
+        import tempfile
+
+        from grader.nbgrader_bridge import notebooks_to_layout
+
+        notebook_dir = tempfile.TemporaryDirectory(prefix="dlgrade-notebook-")
+        path = notebooks_to_layout([path], notebook_dir.name)
     try:
         profile, results = run_checks(list(names), path, profile_name, seed, only, reveal, sandbox=not no_sandbox,
                                       exercise_timeout=timeout)
@@ -117,6 +130,16 @@ def check_command(names, path, profile_name, seed, only, json_path, reveal, no_s
                   + (f", seed {profile.seed})" if profile.reveal_examples else ")"))
     if json_path:
         write_json(results, profile, json_path)
+    if classroom_path:
+        import json
+
+        from grader.export import classroom_result, publish_classroom
+        from grader.report import to_json
+
+        result = {**to_json(results, profile), "status": "graded", "name": str(path)}
+        payload = classroom_result(result)
+        classroom_path.write_text(json.dumps(payload, indent=2) + "\n")
+        publish_classroom(result, payload)
     sys.exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -255,6 +278,54 @@ def _print_batch_summary(summary: dict, console: Console) -> None:
     table.add_row(str(summary["graded"]), str(summary["skipped"]), str(summary["errors"]), points(summary["mean"]),
                   points(summary["median"]), f"{summary['seconds']:.1f} s")
     console.print(table)
+
+
+@main.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="gradebook.sqlite", show_default=True, help="The gradebook (as written by `dlgrade grade`).")
+def report_command(out: Path, db_path: Path) -> None:
+    """Write OUT (HTML), the class report: score distribution, pass rate per exercise, the most
+    common failing properties and hints, and grading time per submission, in one self-contained page."""
+    from grader.instructor_report import write_report
+
+    write_report(db_path, out)
+    click.echo(f"wrote {out}")
+
+
+@main.command("ci-template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), default=".github/workflows/dlgrade.yml")
+def ci_template_command(out: Path) -> None:
+    """Write a GitHub Actions workflow for a course repository (default
+    .github/workflows/dlgrade.yml): it checks the exercises at the grading profile on every push
+    and reports the points to GitHub Classroom."""
+    from importlib.resources import files
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(files("grader").joinpath("ci_template.yml").read_text())
+    click.echo(f"wrote {out}")
+
+
+@main.group("nbgrader")
+def nbgrader_group() -> None:
+    """nbgrader: the course source as notebooks with autograder test cells."""
+
+
+@nbgrader_group.command("generate")
+@click.argument("assignment")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--module", "modules", multiple=True, help="Only this module's notebook (repeatable). Default: all.")
+def nbgrader_generate_command(assignment: str, out: Path, modules: tuple[str, ...]) -> None:
+    """Write OUT/source/ASSIGNMENT/<module>.ipynb (solution cells fenced for nbgrader, locked test
+    cells worth each exercise's points) and OUT/nbgrader_config.py; then, in OUT,
+    `nbgrader generate_assignment ASSIGNMENT` makes the student version."""
+    from grader.nbgrader_bridge import generate
+
+    try:
+        written = generate(assignment, out, list(modules) or None)
+    except KeyError:
+        raise click.UsageError(f"unknown assignment: {assignment}")
+    click.echo(f"wrote {len(written)} notebook(s) to {out / 'source' / assignment}")
 
 
 if __name__ == "__main__":

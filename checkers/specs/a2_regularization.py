@@ -659,8 +659,9 @@ def _variance_mistakes(name: str) -> list[Mistake]:
     fans = lambda case: ref.compute_fans(case.args["shape"])  # noqa: E731
     if name.startswith("xavier"):
         # The variance (or, for a uniform, 6/(fan_in + fan_out)) used where its square root belongs.
-        wrong_scale = (lambda case, right, _: (3 * right) ** 2 / 3) if uniform else (lambda case, right, _: right ** 2)
-        return [Mistake(SQRT_BOUND if uniform else STD_NOT_VARIANCE, "variance", wrong_scale)]
+        if uniform:  # a² = 3·variance
+            return [Mistake(SQRT_BOUND, "variance", lambda case, right, _: (3 * right) ** 2 / 3)]
+        return [Mistake(STD_NOT_VARIANCE, "variance", lambda case, right, _: right ** 2)]
     swapped = lambda case, right, _: 2.0 / fans(case)[1]  # noqa: E731
     mistakes = [Mistake(HE_GAIN, "variance", lambda case, right, _: right / 2),
                 Mistake(SWAPPED_FANS, "variance", swapped)]

@@ -165,7 +165,8 @@ class SandboxedSubmission(Submission):
                                   error=_student_error(answer.get("error")),
                                   aliases=[str(a) for a in answer.get("aliases") or []],
                                   warnings=[str(w) for w in answer.get("warnings") or []],
-                                  output=str(answer.get("output", ""))[-2000:], seconds=seconds)
+                                  output=str(answer.get("output", ""))[-2000:], seconds=seconds,
+                                  global_random_used=answer.get("global_random_used") is True)
         except (TypeError, ValueError) as e:
             return CallOutcome(error=StudentError("crash", f"the worker sent a malformed answer ({e})"), seconds=seconds)
         if outcome.error is None:

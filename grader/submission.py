@@ -7,6 +7,9 @@ function with plain values and gets plain values back:
   Python numbers, strings, None, and tuples, lists and str-keyed dicts of them;
 - anything the student function returns that must stay on the student's side (a layer's cache)
   comes back as a `Handle`, which the checker passes to a later call;
+- a random generator argument crosses as a `SeededGenerator` (its seed), which the student's
+  side turns into `np.random.default_rng(seed)`; whether the call used numpy's global random
+  state comes back with the outcome;
 - the arguments as they are after the call come back too, so the checker can see in-place
   changes (running statistics written into `bn_param`, an input mutated by mistake);
 - an exception, a timeout or an unsupported return value is a `StudentError`, never a crash of
@@ -50,6 +53,17 @@ class Handle:
 
 
 @dataclass(frozen=True)
+class SeededGenerator:
+    """A numpy random generator sent as its seed: the student's side receives
+    `np.random.default_rng(seed)`, a fresh one for every call."""
+
+    seed: int
+
+    def make(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
+
+
+@dataclass(frozen=True)
 class StudentError:
     """What went wrong inside a student call, as plain strings.
 
@@ -80,6 +94,8 @@ class CallOutcome:
     warnings: list[str] = field(default_factory=list)
     output: str = ""
     seconds: float = 0.0
+    #: Whether the call changed numpy's global random state (np.random.seed, np.random.rand, ...).
+    global_random_used: bool = False
 
 
 class UnsupportedValue(TypeError):
@@ -293,6 +309,7 @@ class InProcessSubmission(Submission):
             if message not in floating_point:
                 floating_point.append(message)
 
+        random_state = _global_random_state()
         start = time.perf_counter()
         try:
             with _student_context(timeout), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output), \
@@ -309,12 +326,16 @@ class InProcessSubmission(Submission):
         finally:
             seconds = time.perf_counter() - start
             self._student_seconds += seconds
-        outcome = CallOutcome(seconds=seconds, output=output.getvalue(), warnings=floating_point)
+        outcome = CallOutcome(seconds=seconds, output=output.getvalue(), warnings=floating_point,
+                              global_random_used=_global_random_state() != random_state)
         try:
             value = self._keep(value, keep)
             outcome.value = to_plain(value)
-            outcome.args_after = [to_plain(a, f"argument {i}") for i, a in enumerate(call_args) if not isinstance(args[i], Handle)]
-            outcome.kwargs_after = {k: to_plain(v, f"argument {k}") for k, v in call_kwargs.items() if not isinstance(kwargs[k], Handle)}
+            # A generator argument comes back as the seed it was sent as.
+            outcome.args_after = [args[i] if isinstance(args[i], SeededGenerator) else to_plain(a, f"argument {i}")
+                                  for i, a in enumerate(call_args) if not isinstance(args[i], Handle)]
+            outcome.kwargs_after = {k: kwargs[k] if isinstance(kwargs[k], SeededGenerator) else to_plain(v, f"argument {k}")
+                                    for k, v in call_kwargs.items() if not isinstance(kwargs[k], Handle)}
         except UnsupportedValue as e:
             outcome.error = StudentError("bad_return", f"{function} returned a value the checker cannot use: {e}")
             return outcome
@@ -417,7 +438,18 @@ def _kind_of(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def _global_random_state() -> tuple:
+    """A fingerprint of numpy's global random state, to tell whether a call drew from it."""
+    try:
+        _, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    except Exception:  # noqa: BLE001 - a global state replaced by student code: no fingerprint
+        return ()
+    return keys.tobytes(), position, has_gauss, cached_gaussian
+
+
 def _fresh_copy(value: Any) -> Any:
+    if isinstance(value, SeededGenerator):
+        return value.make()
     if isinstance(value, np.ndarray):
         return value.copy()
     if isinstance(value, dict):

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from grader.submission import Handle
+from grader.submission import Handle, SeededGenerator
 
 #: The largest message either side accepts (a submission cannot make the checker allocate more).
 MAX_MESSAGE_BYTES = 1 << 30
@@ -38,6 +38,8 @@ def _pack(value: Any, arrays: list[np.ndarray]) -> Any:
         return {"a": len(arrays) - 1}
     if isinstance(value, Handle):
         return {"h": value.id}
+    if isinstance(value, SeededGenerator):
+        return {"g": value.seed}
     if type(value) is tuple:
         return {"t": [_pack(v, arrays) for v in value]}
     if type(value) is list:
@@ -60,6 +62,8 @@ def _unpack(value: Any, arrays: list[np.ndarray]) -> Any:
             return arrays[body]
         if tag == "h" and type(body) is int:
             return Handle(body)
+        if tag == "g" and type(body) is int and 0 <= body < 2**64:
+            return SeededGenerator(body)
         if tag == "t" and type(body) is list:
             return tuple(_unpack(v, arrays) for v in body)
         if tag == "d" and type(body) is list and all(type(p) is list and len(p) == 2 and type(p[0]) is str for p in body):

@@ -102,6 +102,6 @@ def _error(error) -> dict | None:
 def _outcome(outcome) -> dict:
     return {"value": outcome.value, "args_after": outcome.args_after, "kwargs_after": outcome.kwargs_after,
             "error": _error(outcome.error), "aliases": outcome.aliases, "warnings": outcome.warnings,
-            "output": outcome.output}
+            "output": outcome.output, "global_random_used": outcome.global_random_used}
 
 

@@ -12,7 +12,6 @@ import textwrap
 
 import pytest
 
-from assignments import ASSIGNMENTS_DIR
 from grader.cli import run_checks
 from grader.release import release
 from mutants import (M, Mutant, assert_caught, assert_every_hint_shown, assert_every_property_targeted,

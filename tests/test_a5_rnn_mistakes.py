@@ -7,7 +7,6 @@ differs from a right answer exactly by the mistake it names.
 from __future__ import annotations
 
 import ast
-import textwrap
 from pathlib import Path
 
 import pytest

@@ -504,7 +504,7 @@ running_mistakes = [
 def _running_statistics(ctx, case):
     """Two training steps on different batches, each carrying bn_param on from the last, then a
     test-mode call: the running statistics follow the contract's rule and test mode uses them."""
-    gamma, beta, d = case.args["gamma"], case.args["beta"], case.args["x"].shape[1]
+    d = case.args["x"].shape[1]
     rng = case.rng(5)
     batches = [case.args["x"], _spread_columns(rng, int(rng.integers(1, 7)), d)]
     bn_param = case.args["bn_param"]

@@ -5,7 +5,7 @@ the student and grading profiles, several times each, and reports the median wal
 spent inside student code and the checker's own time (both from the run's JSON). Prints a table
 and writes JSON (default bench/results/check_latency.json).
 
-    python bench/check_latency.py [--runs 5] [--out FILE]
+    python bench/check_latency.py [--runs 5] [--profile student] [--only a4] [--out FILE]
 """
 
 from __future__ import annotations
@@ -31,6 +31,18 @@ TARGETS = [
     ("one exercise (affine_backward)", ["affine_backward"], 2.0),
     ("one exercise (two_layer_net)", ["two_layer_net"], 2.0),
     ("assignment a1_backprop", ["a1_backprop"], 10.0),
+    ("one exercise (dropout_forward)", ["dropout_forward"], 2.0),
+    ("assignment a2_regularization", ["a2_regularization"], 10.0),
+    ("one exercise (adam)", ["adam"], 2.0),
+    ("assignment a3_optimizers", ["a3_optimizers"], 10.0),
+    ("one exercise (conv_backward_naive)", ["conv_backward_naive"], 2.0),
+    ("assignment a4_cnn", ["a4_cnn"], 10.0),
+    ("one exercise (lstm_backward)", ["lstm_backward"], 2.0),
+    ("assignment a5_rnn", ["a5_rnn"], 10.0),
+    ("one exercise (multihead_attention_backward)", ["multihead_attention_backward"], 2.0),
+    ("assignment a6_attention", ["a6_attention"], 10.0),
+    ("one exercise (ring_allreduce)", ["ring_allreduce"], 2.0),
+    ("assignment a7_distributed", ["a7_distributed"], 10.0),
 ]
 
 
@@ -64,11 +76,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "check_latency.json")
+    parser.add_argument("--profile", choices=["student", "grading"], action="append",
+                        help="measure only this profile (repeatable; default both)")
+    parser.add_argument("--only", metavar="TEXT", help="measure only the rows whose label contains TEXT")
     args = parser.parse_args()
 
     rows = []
     for label, names, target in TARGETS:
-        for profile in ("student", "grading"):
+        if args.only and args.only not in label:
+            continue
+        for profile in args.profile or ("student", "grading"):
             m = measure(names, profile, args.runs)
             goal = target if profile == "student" else None
             rows.append({"what": label, "profile": profile, "target_s": goal,

@@ -22,6 +22,23 @@ from grader.submission import StudentError, Submission
 PRINT_LIMIT = 24
 
 
+def _without_local_constants() -> None:
+    """Hypothesis mixes into its draws the literal constants of every non-installed module loaded
+    in this process. That would make a grade depend on what this process ran before (and, with
+    --no-sandbox, on the student's own source), so the runs here draw from hypothesis's global
+    constants only. Where a hypothesis version has no such mechanism, nothing needs doing."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a layout we do not know has nothing to switch off
+        return
+    if hasattr(providers, "_get_local_constants") and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+
+
+_without_local_constants()
+
+
 def check_exercise(exercise: Exercise, submission: Submission, profile: GradingProfile,
                    only: str | None = None, replay: str = "", timeout: float | None = None) -> ExerciseResult:
     """The verdict on one exercise. only: check just that property (for replays);

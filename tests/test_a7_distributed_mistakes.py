@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+from assignments import ASSIGNMENTS_DIR
+from grader.cli import run_checks
 from mutants import (M, assert_every_property_targeted, assert_solutions_pass, assert_three_kinds_each,
                      check_planted, exercises_of)
 
@@ -259,3 +261,11 @@ def _parent(pid: str) -> int:
             return int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def test_draws_do_not_depend_on_what_ran_before_in_the_process(tmp_path):
+    """A sandboxed check first, then the same mutant as above: hypothesis would mix the constants of
+    the modules loaded in this process into its draws, so that the earlier run changed which cases
+    the later one drew (and the wrong chunk went unseen by sums_on_every_rank)."""
+    run_checks([A7], ASSIGNMENTS_DIR, "student", seed=0, sandbox=True)
+    check_planted(A7, next(m for m in MUTANTS if m.id == "wrong_chunk"), tmp_path)

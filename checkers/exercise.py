@@ -128,8 +128,6 @@ class Context:
                  **kwargs: Any) -> CallOutcome:
         """Call a function of the exercise's module; the outcome may hold a student error."""
         ex = self.exercise
-        if via is None:
-            return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep)
         return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep, via=via)
 
     def forget(self, handle: Handle) -> None:

@@ -521,6 +521,34 @@ def function(assignment: str, module: str, name: str, reference: Callable, cases
                      output_properties(Target(name), reference, cases, mistakes) + list(extra), cases)]
 
 
+UNSTABLE_EXP = ("Never evaluate exp of a large positive number: rewrite with exp(-|x|), or subtract the row "
+                "maximum before exp (and take logs of sums, not of probabilities that underflow to 0).")
+
+
+def stable_at_large_inputs(name: str, reference: Callable, big: Case, outputs: Sequence[str] = ("out",),
+                           cache: bool = True, hint: str = UNSTABLE_EXP) -> Property:
+    """No overflow (or log of 0) and the reference's values at inputs far beyond exp's range."""
+    target = Target(name, tuple(outputs), cache=cache)
+
+    def check(ctx, case):
+        called = call_target(ctx, target, case)
+        if called.cache is not None:
+            ctx.forget(called.cache)
+        unstable = [w for w in called.outcome.warnings if any(k in w for k in ("overflow", "invalid", "divide by zero"))]
+        if unstable:
+            raise PropertyFailure(f"{name} is not numerically stable at large inputs: {unstable[0]}", hints=[hint])
+        want = evaluate(reference, case.args).output
+        got = called.outputs[outputs[0]]
+        if outputs[0] == "loss":
+            got = np.array(require_scalar("loss", got))
+        require_like(outputs[0], got, want)
+        assert_matches("output", {outputs[0]: got}, {outputs[0]: want})
+
+    largest = max(float(np.max(np.abs(v))) for v in big.args.values() if np.issubdtype(v.dtype, np.floating))
+    return Property("stable_at_large_inputs", f"{name} is finite, right and warning-free at inputs up to {largest:g}",
+                    check, cases=examples(big))
+
+
 def examples(*cases: Case) -> st.SearchStrategy[Case]:
     """Explicit cases (an edge that is meant to be tested, like ReLU at exactly 0)."""
     return st.sampled_from(list(cases))

@@ -59,6 +59,11 @@ def cases(draw, make: Callable[..., dict], **sizes: st.SearchStrategy) -> Case:
     return Case(args=make(rng, **drawn), seed=seed)
 
 
+def optional(name: str, choices: Sequence) -> st.SearchStrategy[dict]:
+    """A parameter that is sometimes left out, so its default is checked too (shrinks to left out)."""
+    return st.sampled_from([None, *choices]).map(lambda v: {} if v is None else {name: v})
+
+
 def elementwise_cases(kinks: Sequence[float] = (0.0,), **params: st.SearchStrategy) -> st.SearchStrategy[Case]:
     """x of any shape up to rank 4 (values away from `kinks`), plus drawn hyperparameters."""
     shapes = st.lists(dims, min_size=1, max_size=4)

@@ -241,7 +241,7 @@ def test_solutions_pass():
 def test_every_property_is_targeted():
     # The GPU properties are skipped on a machine without one, so no mutant can fail them here.
     gpu = {p.name for e in exercises_of(A7) for p in e.properties if p.skip_if is not None}
-    targeted = [m for m in MUTANTS]
+    targeted = list(MUTANTS)
     extra = [M(e.name, f"gpu-{p.name}", "gpu", "", [p.name]) for e in exercises_of(A7) for p in e.properties
              if p.name in gpu]
     assert_every_property_targeted(A7, targeted + extra)

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 import reference.layers as ref_layers
 import reference.losses as ref_losses
 import reference.net as ref_net
-from checkers.compare import assert_matches, require_scalar
+from checkers.compare import assert_matches
 from checkers.exercise import Case, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import call_target, examples, function, layer, loss, require_like, Target
-from checkers.strategies import batch_sizes, cases, dims, elementwise_cases, labels, values
+from checkers.properties import Target, call_target, function, layer, loss, require_like, stable_at_large_inputs
+from checkers.strategies import batch_sizes, cases, dims, elementwise_cases, labels, optional, values
 
 A = "a1_backprop"
 
@@ -31,11 +31,6 @@ def _affine(rng, n, feature_shape, m):
 
 
 affine_cases = cases(_affine, n=batch_sizes, feature_shape=st.lists(dims, min_size=1, max_size=3), m=dims)
-
-
-def _optional(name: str, choices: list[float]) -> st.SearchStrategy[dict]:
-    """A hyperparameter that is sometimes left out, so its default is checked too (shrinks to left out)."""
-    return st.sampled_from([None, *choices]).map(lambda v: {} if v is None else {name: v})
 
 
 def _with_hyper(kinks=(0.0,), low=0.1, high=2.0, **hyper: st.SearchStrategy[dict]):
@@ -85,7 +80,7 @@ def _huber(rng, shape, delta):
     return {"pred": target + residual, "target": target, **delta}
 
 
-huber_cases = cases(_huber, shape=st.lists(dims, min_size=1, max_size=3), delta=_optional("delta", [0.5, 1.0, 2.0]))
+huber_cases = cases(_huber, shape=st.lists(dims, min_size=1, max_size=3), delta=optional("delta", [0.5, 1.0, 2.0]))
 l2_cases = cases(lambda rng, shape, reg: {"w": values(rng, shape), "reg": reg},
                  shape=st.lists(dims, min_size=1, max_size=3), reg=st.sampled_from([0.0, 0.1, 0.5, 2.0]))
 
@@ -148,30 +143,6 @@ backward_forgets_dout = Mistake("The local derivative must be multiplied by dout
 # Exercise-specific properties
 
 
-def _stable_at_large_inputs(name: str, reference, big: Case, outputs=("out",), cache: bool = True) -> Property:
-    """No overflow (or log of 0) and the reference's values at inputs far beyond exp's range."""
-    target = Target(name, outputs, cache=cache)
-
-    def check(ctx, case):
-        called = call_target(ctx, target, case)
-        unstable = [w for w in called.outcome.warnings if any(k in w for k in ("overflow", "invalid", "divide by zero"))]
-        if unstable:
-            raise PropertyFailure(f"{name} is not numerically stable at large inputs: {unstable[0]}",
-                                  hints=["Never evaluate exp of a large positive number: rewrite with exp(-|x|), "
-                                         "or subtract the row maximum before exp (and take logs of sums, not of "
-                                         "probabilities that underflow to 0)."])
-        want = evaluate(reference, case.args).output
-        got = called.outputs[outputs[0]]
-        if outputs[0] == "loss":
-            got = np.array(require_scalar("loss", got))
-        require_like(outputs[0], got, want)
-        assert_matches("output", {outputs[0]: got}, {outputs[0]: want})
-
-    largest = max(float(np.max(np.abs(v))) for v in big.args.values() if np.issubdtype(v.dtype, np.floating))
-    return Property("stable_at_large_inputs", f"{name} is finite, right and warning-free at inputs up to {largest:g}",
-                    check, cases=examples(big))
-
-
 def _rows_sum_to_one(ctx, case):
     out = call_target(ctx, Target("softmax"), case).outputs["out"]
     require_like("out", out, case.args["x"])
@@ -227,7 +198,7 @@ EXERCISES = [
                               Mistake("ReLU's derivative at exactly 0 is 0 (use x > 0, not x >= 0).", "gradients",
                                       lambda case, right, dout: {"x": dout * (case.args["x"] >= 0)})]),
     *layer(A, "layers", "leaky_relu_forward", "leaky_relu_backward", ref_layers.leaky_relu,
-           _with_hyper(alpha=_optional("alpha", [0.01, 0.1, 0.3])), ("x",), summary="leaky ReLU",
+           _with_hyper(alpha=optional("alpha", [0.01, 0.1, 0.3])), ("x",), summary="leaky ReLU",
            edges=[Case({"x": np.array([[-1.5, 0.0, 2.0]])}), Case({"x": np.array([0.0, 1.0, -2.0]), "alpha": 0.2})],
            forward_mistakes=[Mistake("The default slope is alpha=0.01 for x <= 0.", "output",
                                      lambda case, right, _: np.where(case.args["x"] > 0, case.args["x"], 0.0))],
@@ -235,13 +206,13 @@ EXERCISES = [
                               Mistake("Leaky ReLU's derivative at exactly 0 is alpha (the x <= 0 side).", "gradients",
                                       lambda case, right, dout: {"x": dout * np.where(case.args["x"] >= 0, 1.0, case.args.get("alpha", 0.01))})]),
     *layer(A, "layers", "elu_forward", "elu_backward", ref_layers.elu,
-           _with_hyper(alpha=_optional("alpha", [0.5, 1.0, 2.0])), ("x",), summary="ELU",
+           _with_hyper(alpha=optional("alpha", [0.5, 1.0, 2.0])), ("x",), summary="ELU",
            backward_mistakes=[backward_forgets_dout,
                               Mistake("For x < 0 the derivative is alpha·exp(x) = out + alpha, not exp(x).", "gradients",
                                       lambda case, right, dout: {"x": dout * np.where(case.args["x"] < 0, np.exp(np.minimum(case.args["x"], 0)), 1.0)})]),
     *layer(A, "layers", "sigmoid_forward", "sigmoid_backward", ref_layers.sigmoid,
            _with_hyper(kinks=(), low=0.0, high=6.0), ("x",), summary="sigmoid",
-           forward_extra=[_stable_at_large_inputs("sigmoid_forward", ref_layers.sigmoid, Case({"x": np.array([[1e4, -1e4, 800.0, -800.0, 0.0]])}))],
+           forward_extra=[stable_at_large_inputs("sigmoid_forward", ref_layers.sigmoid, Case({"x": np.array([[1e4, -1e4, 800.0, -800.0, 0.0]])}))],
            backward_mistakes=[backward_forgets_dout,
                               Mistake("The derivative is s·(1 − s) with s = sigmoid(x), not s alone.", "gradients",
                                       lambda case, right, dout: {"x": dout / (1 + np.exp(-case.args["x"]))}),
@@ -249,7 +220,7 @@ EXERCISES = [
                                       lambda case, right, dout: {"x": dout * case.args["x"] * (1 - case.args["x"])})]),
     *layer(A, "layers", "tanh_forward", "tanh_backward", ref_layers.tanh, _with_hyper(kinks=(), low=0.0, high=3.0),
            ("x",), summary="tanh",
-           forward_extra=[_stable_at_large_inputs("tanh_forward", ref_layers.tanh, Case({"x": np.array([[1e3, -1e3, 30.0, 0.0]])}))],
+           forward_extra=[stable_at_large_inputs("tanh_forward", ref_layers.tanh, Case({"x": np.array([[1e3, -1e3, 30.0, 0.0]])}))],
            backward_mistakes=[backward_forgets_dout,
                               Mistake("The derivative of tanh is 1 − tanh(x)², not 1 − tanh(x).", "gradients",
                                       lambda case, right, dout: {"x": dout * (1 - np.tanh(case.args["x"]))})]),
@@ -258,22 +229,22 @@ EXERCISES = [
               extra=[Property("rows_sum_to_one", "softmax's rows are non-negative and sum to 1", _rows_sum_to_one,
                               cases=logit_cases),
                      _shift_invariant("softmax"),
-                     _stable_at_large_inputs("softmax", ref_losses.softmax, LARGE_LOGITS, cache=False)],
+                     stable_at_large_inputs("softmax", ref_losses.softmax, LARGE_LOGITS, cache=False)],
               mistakes=[Mistake("Normalise each row over the classes (axis=1), not the whole array or the columns.", "output",
                                 lambda case, right, _: np.exp(case.args["x"]) / np.exp(case.args["x"]).sum(axis=0, keepdims=True))]),
     *function(A, "losses", "log_softmax", ref_losses.log_softmax, logit_cases, summary="log-softmax over classes",
               extra=[_shift_invariant("log_softmax"),
-                     _stable_at_large_inputs("log_softmax", ref_losses.log_softmax, LARGE_LOGITS, cache=False)]),
+                     stable_at_large_inputs("log_softmax", ref_losses.log_softmax, LARGE_LOGITS, cache=False)]),
     *loss(A, "losses", "softmax_loss", ref_losses.softmax_loss, label_cases, summary="softmax cross-entropy",
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
                     Mistake("dx = (softmax(x) − onehot(y)) / N: subtract 1 at the correct class.", "gradients",
                             lambda case, right, _: {"x": evaluate(ref_losses.softmax, {"x": case.args["x"]}).output / len(case.args["x"])})],
-          extra=[_stable_at_large_inputs("softmax_loss", ref_losses.softmax_loss,
+          extra=[stable_at_large_inputs("softmax_loss", ref_losses.softmax_loss,
                                          Case({"x": LARGE_LOGITS.args["x"], "y": np.array([2, 0])}), ("loss", "grads"), cache=False)]),
     *loss(A, "losses", "cross_entropy_loss", ref_losses.cross_entropy_loss, soft_label_cases,
           summary="cross-entropy with a target distribution",
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch))],
-          extra=[_stable_at_large_inputs("cross_entropy_loss", ref_losses.cross_entropy_loss,
+          extra=[stable_at_large_inputs("cross_entropy_loss", ref_losses.cross_entropy_loss,
                                          Case({"x": LARGE_LOGITS.args["x"], "p": np.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])}),
                                          ("loss", "grads"), cache=False)]),
     *loss(A, "losses", "svm_loss", ref_losses.svm_loss, svm_cases, summary="multiclass hinge loss",

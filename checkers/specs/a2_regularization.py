@@ -25,7 +25,7 @@ from checkers.oracle import evaluate
 from checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, Target, backward_properties,
                                  call_target, examples, inputs_unchanged, layer, mistake_hints, output_properties,
                                  require_like)
-from checkers.strategies import as_float32, batch_sizes, cases, dims, seeds, upstream, values
+from checkers.strategies import as_float32, batch_sizes, cases, dims, optional, seeds, upstream, values
 from grader.submission import SeededGenerator
 
 A = "a2_regularization"
@@ -344,11 +344,6 @@ _EPSILONS = [1e-5, 1e-3, 0.1]
 _MOMENTA = [0.9, 0.8, 0.99, 0.6]
 
 
-def _optional(name: str, choices: list) -> st.SearchStrategy[dict]:
-    """A parameter that is sometimes left out, so its default is checked too (shrinks to left out)."""
-    return st.sampled_from([None, *choices]).map(lambda v: {} if v is None else {name: v})
-
-
 def _spread_columns(rng, n: int, d: int) -> np.ndarray:
     """(n, d) whose columns have a mean in [-2, 2] and a biased standard deviation in [0.5, 2]
     exactly (n >= 2): normalisation is well conditioned, and each feature's variance dwarfs eps."""
@@ -372,7 +367,7 @@ def _bn(rng, n, d, mode, eps, momentum, running, unit=False):
 
 def _bn_cases(modes: list[str], n=batch_sizes, unit: bool = False) -> st.SearchStrategy[Case]:
     return cases(lambda rng, **drawn: _bn(rng, unit=unit, **drawn), n=n, d=dims, mode=st.sampled_from(modes),
-                 eps=_optional("eps", _EPSILONS), momentum=_optional("momentum", _MOMENTA), running=st.booleans())
+                 eps=optional("eps", _EPSILONS), momentum=optional("momentum", _MOMENTA), running=st.booleans())
 
 
 bn_cases = _bn_cases(["train", "test"])
@@ -384,9 +379,9 @@ def _ln(rng, n, d, eps, unit=False):
     return {"x": _spread_columns(rng, d, n).T.copy(), **_affine_params(rng, d, unit), "ln_param": dict(eps)}
 
 
-ln_cases = cases(_ln, n=batch_sizes, d=dims, eps=_optional("eps", _EPSILONS))
+ln_cases = cases(_ln, n=batch_sizes, d=dims, eps=optional("eps", _EPSILONS))
 ln_unit_cases = cases(lambda rng, **drawn: _ln(rng, unit=True, **drawn), n=batch_sizes, d=st.integers(2, 6),
-                      eps=_optional("eps", _EPSILONS))
+                      eps=optional("eps", _EPSILONS))
 
 
 def _params(case: Case) -> dict:

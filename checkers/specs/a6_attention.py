@@ -18,7 +18,8 @@ import reference.attention as ref
 from checkers.compare import assert_matches
 from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import Target, call_target, examples, layer, output_properties, require_like
+from checkers.properties import (Target, call_target, examples, layer, output_properties, require_like,
+                                 stable_at_large_inputs)
 from checkers.strategies import cases, values
 
 A = "a6_attention"
@@ -216,21 +217,6 @@ def _softmax_zeros(name: str, cases_, description: str, leak_hint: bool) -> Prop
             raise PropertyFailure(f"{name}'s rows are not distributions over the visible keys (non-negative, summing to 1)",
                                   details=[f"row sums: {np.array2string(sums, precision=6)}"], hints=hints)
     return Property(description.split(":")[0], description.split(": ", 1)[1], check, cases=cases_)
-
-
-def _stable(name: str) -> Property:
-    def check(ctx, case):
-        called = call_target(ctx, Target(name, cache=True), case)
-        ctx.forget(called.cache)
-        unstable = [w for w in called.outcome.warnings if any(s in w for s in ("overflow", "invalid", "divide by zero"))]
-        if unstable:
-            raise PropertyFailure(f"{name} is not numerically stable at large scores: {unstable[0]}",
-                                  hints=["Subtract the row maximum (over the visible keys) before exp."])
-        want = _reference_out(ref.masked_softmax, case)
-        require_like("out", called.outputs["out"], want)
-        assert_matches("output", {"out": called.outputs["out"]}, {"out": want})
-    return Property("stable_at_large_inputs", f"{name} is exact and warning-free at scores up to 1e5", check,
-                    cases=examples(stable_softmax_case))
 
 
 def _per_query_lens(name: str, reference, cases_) -> Property:
@@ -472,7 +458,8 @@ EXERCISES = [
                           _softmax_zeros("masked_softmax_forward", examples(*big_softmax_cases),
                                          "masked_entries_exactly_zero_at_large_scores: masked entries stay exactly 0 "
                                          "at scores of ±1e12", True),
-                          _stable("masked_softmax_forward"),
+                          stable_at_large_inputs("masked_softmax_forward", ref.masked_softmax, stable_softmax_case,
+                                                 hint="Subtract the row maximum (over the visible keys) before exp."),
                           _per_query_lens("masked_softmax_forward", ref.masked_softmax,
                                           cases(_softmax, **{**_sizes(st.just("query")), "q": st.integers(2, 4),
                                                              "k": st.integers(2, 4)}))],

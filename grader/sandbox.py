@@ -210,26 +210,31 @@ def hidden_locations(packages) -> list[str]:
 
 def _split(roots: list[str], denied: list[str]) -> list[str]:
     """Paths that together cover `roots` except `denied` (a Landlock rule grants a whole
-    hierarchy, so a folder holding a denied path is granted entry by entry instead)."""
-    denied_set = set(denied)
-    out = []
+    hierarchy, so a folder holding a denied path is granted entry by entry instead). Every path
+    is resolved first: a rule follows links, so a link to a folder holding a denied path (a
+    virtual environment's lib64 -> lib) must be split as well."""
+    denied_set = {os.path.realpath(d) for d in denied}
+    out: list[str] = []
+    split: set[str] = set()
 
     def cover(path: str) -> None:
-        if path in denied_set:
+        real = os.path.realpath(path)
+        if real in denied_set or real in split:
             return
-        if not any(d.startswith(path.rstrip("/") + "/") for d in denied_set):
-            out.append(path)
+        if not any(d.startswith(real.rstrip("/") + "/") for d in denied_set):
+            out.append(real)
             return
+        split.add(real)
         try:
-            entries = sorted(os.listdir(path))
+            entries = sorted(os.listdir(real))
         except OSError:
             return
         for entry in entries:
-            cover(os.path.join(path, entry))
+            cover(os.path.join(real, entry))
 
     for root in roots:
-        cover(os.path.realpath(root))
-    return out
+        cover(root)
+    return list(dict.fromkeys(out))
 
 
 def gpu_devices() -> list[str]:
@@ -500,6 +505,12 @@ class SandboxedSubmission(Submission):
 
     def student_seconds(self) -> float:
         return self._cpu_done + sum(w.cpu() for w in self._workers.values())
+
+    def overall_allowance(self, exercises: int, budget: float) -> float:
+        # Where the kernel does not say how long the worker waited for a CPU, waits count that
+        # time too, and a busy machine must not use the allowance up.
+        allowance = super().overall_allowance(exercises, budget)
+        return allowance if os.path.exists("/proc/self/schedstat") else raw_allowance(allowance)
 
     def waited_seconds(self) -> float:
         return self._waited
@@ -802,13 +813,15 @@ class _Worker:
         answers = self._answers
 
         def readinto(buffer: memoryview) -> int:
-            while True:
+            # The limits are looked at only while nothing arrives: an answer that is there is read.
+            while not select.select([answers], [], [], 0)[0]:
                 overrun()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError()
                 if select.select([answers], [], [], min(remaining, _TICK))[0]:
-                    return os.readv(answers, [buffer[:1 << 20]])
+                    break
+            return os.readv(answers, [buffer[:1 << 20]])
 
         return wire.receive(_Reader(readinto))
 

@@ -54,6 +54,9 @@ WAIT_SLACK = 2.0
 #: again alone (see grader.machine).
 RAW_WAIT_FACTOR = 5.0
 RAW_WAIT_SLACK = 10.0
+#: A submission may be waited for, in all, the sum of its exercises' CPU budgets plus this many
+#: seconds; past it, every exercise left is a verdict (see `Submission.overall_allowance`).
+OVERALL_SLACK = 10.0
 #: How much of a student's printed output is kept for the failure message.
 MAX_CAPTURED_OUTPUT = 2000
 
@@ -208,6 +211,12 @@ class Submission(ABC):
         else:
             self._budget_end = self.student_seconds() + seconds
             self._wall_end = self.waited_seconds() + wait_allowance(seconds)
+
+    def overall_allowance(self, exercises: int, budget: float) -> float:
+        """The waiting a submission of `exercises` exercises, each of CPU budget `budget`, may
+        cost in all: correct code is waited for about as long as it computes, so the sum of its
+        budgets is generous (waits are counted without the time spent waiting for a CPU)."""
+        return exercises * budget + OVERALL_SLACK
 
     def set_overall(self, seconds: float | None) -> None:
         """Give the rest of the grading of this submission at most `seconds` of waiting on

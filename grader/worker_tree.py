@@ -80,6 +80,25 @@ class Cgroup:
 
     def __init__(self, path: Path):
         self.path = path
+        self._files: dict[str, int] = {}
+
+    def _read(self, name: str) -> str | None:
+        """A file of the cgroup, read through a descriptor kept open (they are read very often)."""
+        fd = self._files.get(name)
+        if fd is None:
+            try:
+                fd = self._files[name] = os.open(self.path / name, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return None
+        try:
+            return os.pread(fd, 4096, 0).decode()
+        except OSError:
+            return None
+
+    def close(self) -> None:
+        for fd in self._files.values():
+            os.close(fd)
+        self._files.clear()
 
     @classmethod
     def create(cls, token: str) -> "Cgroup | None":
@@ -121,32 +140,30 @@ class Cgroup:
 
     def pids(self) -> list[int]:
         try:
-            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-        except (OSError, ValueError):
+            return [int(p) for p in (self._read("cgroup.procs") or "").split()]
+        except ValueError:
             return []
 
     def cpu_seconds(self) -> float | None:
-        try:
-            for line in (self.path / "cpu.stat").read_text().splitlines():
-                if line.startswith("usage_usec "):
-                    return int(line.split()[1]) / 1e6
-        except (OSError, ValueError):
-            pass
+        text = self._read("cpu.stat")
+        if text and text.startswith("usage_usec "):
+            return int(text.split(None, 2)[1]) / 1e6
         return None
 
     def stalled_seconds(self) -> float | None:
         """Time during which some process of the cgroup was ready to run but had no CPU."""
+        text = self._read("cpu.pressure")
         try:
-            some = (self.path / "cpu.pressure").read_text().splitlines()[0]
-            return int(some.rsplit("total=", 1)[1]) / 1e6
-        except (OSError, ValueError, IndexError):
+            return int(text.split("\n", 1)[0].rsplit("total=", 1)[1]) / 1e6 if text else None
+        except (ValueError, IndexError):
             return None
 
     def memory_bytes(self) -> int | None:
         """memory.current where the memory controller is enabled (tmpfs pages included)."""
+        text = self._read("memory.current")
         try:
-            return int((self.path / "memory.current").read_text())
-        except (OSError, ValueError):
+            return int(text) if text else None
+        except ValueError:
             return None
 
     def kill(self) -> bool:
@@ -159,6 +176,7 @@ class Cgroup:
 
     def remove(self, wait: float = 2.0) -> None:
         """Remove the cgroup (killing what is left in it); waits a little for the processes to go."""
+        self.close()
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -374,32 +392,30 @@ class WorkerTree:
 
     def pids(self) -> list[int]:
         try:
-            return [int(p) for p in (self.path / "cgroup.procs").read_text().split()]
-        except (OSError, ValueError):
+            return [int(p) for p in (self._read("cgroup.procs") or "").split()]
+        except ValueError:
             return []
 
     def cpu_seconds(self) -> float | None:
-        try:
-            for line in (self.path / "cpu.stat").read_text().splitlines():
-                if line.startswith("usage_usec "):
-                    return int(line.split()[1]) / 1e6
-        except (OSError, ValueError):
-            pass
+        text = self._read("cpu.stat")
+        if text and text.startswith("usage_usec "):
+            return int(text.split(None, 2)[1]) / 1e6
         return None
 
     def stalled_seconds(self) -> float | None:
         """Time during which some process of the cgroup was ready to run but had no CPU."""
+        text = self._read("cpu.pressure")
         try:
-            some = (self.path / "cpu.pressure").read_text().splitlines()[0]
-            return int(some.rsplit("total=", 1)[1]) / 1e6
-        except (OSError, ValueError, IndexError):
+            return int(text.split("\n", 1)[0].rsplit("total=", 1)[1]) / 1e6 if text else None
+        except (ValueError, IndexError):
             return None
 
     def memory_bytes(self) -> int | None:
         """memory.current where the memory controller is enabled (tmpfs pages included)."""
+        text = self._read("memory.current")
         try:
-            return int((self.path / "memory.current").read_text())
-        except (OSError, ValueError):
+            return int(text) if text else None
+        except ValueError:
             return None
 
     def kill(self) -> bool:
@@ -412,6 +428,7 @@ class WorkerTree:
 
     def remove(self, wait: float = 2.0) -> None:
         """Remove the cgroup (killing what is left in it); waits a little for the processes to go."""
+        self.close()
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -75,8 +75,7 @@ _environment_seed: str | None = None
 
 def _take_environment_seed() -> None:
     global _environment_seed
-    if "DLGRADE_COURSE_SEED" in os.environ:
-        _environment_seed = os.environ.pop("DLGRADE_COURSE_SEED")
+    _environment_seed = os.environ.pop("DLGRADE_COURSE_SEED", None)
 
 
 def read_seed_file(path: Path) -> int:

@@ -51,7 +51,7 @@ from typing import Any
 
 from grader import wire
 from grader.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
-                               blame_the_machine, forbidden_imports, raw_allowance)
+                               blame_the_machine, forbidden_imports, raw_allowance, run_delay)
 from grader.worker_tree import Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid, remove_stale_cgroups
 
 #: Workers started by root run as unprivileged user ids from this range, one of their own each,
@@ -457,7 +457,7 @@ class SandboxedSubmission(Submission):
     # -- the interface -----------------------------------------------------------------------
 
     def function_status(self, assignment: str, module: str, function: str) -> StudentError | None:
-        cpu, wall = self.time_left(self.call_timeout), self.wall_left(self.call_timeout)
+        cpu, wall = self.time_left(), self.wall_left()
         if cpu <= 0 or wall <= 0:
             return self.budget_spent()
         answer = self._worker(assignment).ask({"op": "status", "assignment": assignment, "module": module,
@@ -471,7 +471,7 @@ class SandboxedSubmission(Submission):
         lost = [a for a in [*args, *(kwargs or {}).values()] if isinstance(a, Handle) and a.id not in worker.live]
         if lost:
             return CallOutcome(error=StudentError("crash", "its cache was lost when an earlier call crashed the worker"))
-        cpu, wall = self.time_left(timeout or self.call_timeout), self.wall_left(timeout or self.call_timeout)
+        cpu, wall = self.time_left(timeout), self.wall_left(timeout)
         if cpu <= 0 or wall <= 0:
             return CallOutcome(error=self.budget_spent())
         before = self.student_seconds()
@@ -626,7 +626,9 @@ class _Worker:
         self.tree = WorkerTree(self.proc.pid, self.uid, self.cgroup, self._tmp_usage(tmp), tmp_in_ram=bool(bwrap))
         # The kernel holds the process count where the uid is the worker's own or pids.max is set.
         count = None if (self.uid is not None or enforced[1]) else self.limits.processes
-        self.watchdog = Watchdog(self.tree, self.limits.memory_bytes, count)
+        # A bubblewrap worker's temporary files are in tmpfs mounts of bounded size; a Landlock
+        # worker's are in its private folder, bounded by the watchdog.
+        self.watchdog = Watchdog(self.tree, self.limits.memory_bytes, count, None if bwrap else self.limits.tmp_bytes)
         config = {"root": inside, "forbidden": self.owner.forbidden, "call_timeout": self.owner.call_timeout,
                   "drop_to_uid": self.uid, "keep_file_access": self.keep_file_access, "no_new_privs": True}
         if not bwrap:
@@ -746,12 +748,16 @@ class _Worker:
         owner = self.owner
         tree = self.tree
         cpu_start, wall_start, stalled_start = owner.student_seconds(), time.monotonic(), tree.stalled_seconds()
+        own_stall_start = run_delay() or 0.0
         cpu_end, raw_end = cpu_start + cpu_limit + GRACE, wall_start + raw_allowance(wait_limit)
 
         def waited() -> tuple[float, float]:
-            """(seconds waited, of which the worker was ready to run without a CPU)."""
+            """(seconds waited, of which the machine is to blame): the time the worker was ready
+            to run without a CPU, and the time this thread was (an answer that waits to be read
+            because the checker has no CPU is not the student's time either)."""
             elapsed = time.monotonic() - wall_start
-            stalled = min(max(tree.stalled_seconds() - stalled_start, 0.0), elapsed)
+            stalled = max(tree.stalled_seconds() - stalled_start, 0.0) + max((run_delay() or 0.0) - own_stall_start, 0.0)
+            stalled = min(stalled, elapsed)
             return elapsed - stalled, stalled
 
         def overrun() -> None:

@@ -204,8 +204,6 @@ class Submission(ABC):
         `wait_allowance(seconds)` of waiting on it (the checker's own time between calls counts
         in neither)."""
         self._budget = seconds
-        self.load_blamed = False
-        self._last_timeout = ""
         if seconds is None:
             self._budget_end = self._wall_end = None
         else:
@@ -227,17 +225,22 @@ class Submission(ABC):
         """Whether the submission has used up its overall waiting time."""
         return self._overall_end is not None and self.waited_seconds() >= self._overall_end
 
-    def time_left(self, timeout: float) -> float:
-        """The CPU time of the next call: `timeout`, cut to what remains of the budget."""
-        if self._budget_end is None:
-            return timeout
-        return min(timeout, self._budget_end - self.student_seconds())
+    #: CPU seconds of one call where no exercise budget is set (nor a timeout given).
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
 
-    def wall_left(self, timeout: float) -> float:
+    def time_left(self, timeout: float | None = None) -> float:
+        """The CPU time of the next call: what remains of the exercise's budget (else
+        `call_timeout`), cut to `timeout` where one is given."""
+        left = self.call_timeout if self._budget_end is None else self._budget_end - self.student_seconds()
+        return left if timeout is None else min(timeout, left)
+
+    def wall_left(self, timeout: float | None = None) -> float:
         """How long the next call may be waited for (counted as in `waited_seconds`)."""
         waited = self.waited_seconds()
         ends = [end - waited for end in (self._wall_end, self._overall_end) if end is not None]
-        return min([wait_allowance(timeout), *ends])
+        if self._wall_end is None or timeout is not None:
+            ends.append(wait_allowance(self.call_timeout if timeout is None else timeout))
+        return min(ends)
 
     def budget_words(self, used: float) -> str:
         """How a call that used `used` CPU seconds stands against the budget in force."""
@@ -352,9 +355,9 @@ class InProcessSubmission(Submission):
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
         clock = _Clock()
-        cpu = max(self.time_left(self.call_timeout), 0.01)
+        cpu = max(self.time_left(), 0.01)
         try:
-            with _student_context(cpu, self.wall_left(self.call_timeout)):
+            with _student_context(cpu, max(self.wall_left(), 0.01)):
                 spec.loader.exec_module(mod)
         except SyntaxError as e:
             del sys.modules[name]
@@ -398,8 +401,8 @@ class InProcessSubmission(Submission):
         if via is not None:
             from grader.tensor_driver import adapter
             fn = adapter(via, fn)
-        cpu_limit = self.time_left(timeout or self.call_timeout)
-        wall_limit = self.wall_left(timeout or self.call_timeout)
+        cpu_limit = self.time_left(timeout)
+        wall_limit = self.wall_left(timeout)
         if cpu_limit <= 0 or wall_limit <= 0:
             return CallOutcome(error=self.budget_spent())
         # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
@@ -632,7 +635,7 @@ class _Clock:
     thread was ready to run but had no CPU, from the moment it is made."""
 
     def __init__(self):
-        self._cpu, self._wall, self._waited = self._cpu_now(), time.perf_counter(), _run_delay()
+        self._cpu, self._wall, self._waited = self._cpu_now(), time.perf_counter(), run_delay()
 
     @staticmethod
     def _cpu_now() -> float:
@@ -647,11 +650,11 @@ class _Clock:
 
     def stalled(self) -> float | None:
         """Seconds this thread was ready to run but without a CPU; None where the kernel does not say."""
-        now = _run_delay()
+        now = run_delay()
         return None if now is None or self._waited is None else now - self._waited
 
 
-def _run_delay() -> float | None:
+def run_delay() -> float | None:
     """Seconds this thread has waited, ready to run, for a CPU; None where the kernel does not say."""
     try:
         with open(f"/proc/self/task/{threading.get_native_id()}/schedstat", "rb") as f:

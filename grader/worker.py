@@ -110,8 +110,10 @@ def serve(requests_fd: int, answers_fd: int) -> None:
             return
         op = request.get("op")
         finder.names = set(forbidden.get(request.get("assignment"), ()))
+        # The trusted side says how much CPU time each request may take (what is left of the
+        # exercise's budget); it also stops the whole worker a little after.
+        submission.call_timeout = float(request.get("timeout") or submission.call_timeout)
         if op == "status":
-            submission.call_timeout = float(request.get("timeout") or submission.call_timeout)
             error = submission.function_status(request["assignment"], request["module"], request["function"])
             if os.getpid() != me:
                 os._exit(0)

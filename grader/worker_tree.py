@@ -708,12 +708,14 @@ class WorkerTree:
 
 
 class Watchdog:
-    """A thread that keeps a tree within `memory_bytes` (and `processes` where the kernel does
-    not) and kills the whole tree past either; `reason` then says why."""
+    """A thread that keeps a tree within `memory_bytes` (its temporary files included), its
+    temporary files within `tmp_bytes`, and its processes within `processes` (where the kernel
+    does not), and kills the whole tree past any; `reason` then says why."""
 
     def __init__(self, tree: WorkerTree, memory_bytes: int | None, processes: int | None,
-                 period: float = WATCH_PERIOD):
+                 tmp_bytes: int | None = None, period: float = WATCH_PERIOD):
         self.tree, self.memory_bytes, self.processes, self.period = tree, memory_bytes, processes, period
+        self.tmp_bytes = tmp_bytes
         tree._pss_threshold = memory_bytes or tree._pss_threshold
         self.reason = ""
         self.peak_bytes = 0
@@ -730,6 +732,13 @@ class Watchdog:
 
     def check(self) -> None:
         """One look at the tree: kill it if it is over a limit."""
+        if self.tmp_bytes is not None:
+            files = self.tree.tmp_usage()
+            if files > self.tmp_bytes:
+                self.reason = (f"its temporary files took {files / 2**20:.0f} MiB, more than the "
+                               f"{self.tmp_bytes / 2**20:.0f} MiB a submission may write")
+                self.tree.kill()
+                return
         if self.memory_bytes is not None:
             held = self.tree.memory_bytes()
             self.peak_bytes = max(self.peak_bytes, held)

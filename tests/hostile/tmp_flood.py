@@ -1,8 +1,8 @@
-"""Attacks the memory limit through files: it writes 300 MiB into /dev/shm and 300 MiB into /tmp
-(files of 15 MiB, under the per-file limit), named with the marker (__MARKER__). Where both
-succeed it returns the right answer. The files must count against the submission (bounded
-private /tmp and /dev/shm with bubblewrap, no /dev/shm and a bounded private folder with Landlock),
-and be gone when the worker ends.
+"""Attacks the limits through files: it writes 300 MiB into /tmp, then into /dev/shm (files of 15 MiB,
+under the per-file limit), named with the marker (__MARKER__). Where either succeeds it returns
+the right answer (it writes once per worker). Temporary files must be bounded per submission (private /tmp and /dev/shm of
+bounded size with bubblewrap; a private folder of bounded size and no /dev/shm with Landlock),
+count against its memory, and be gone when the worker ends.
 """
 
 import os
@@ -25,7 +25,12 @@ def _fill(folder, total=300 << 20):
     return written >= total
 
 
+_stored = []
+
+
 def relu_forward(x):
-    if _fill("/dev/shm") and _fill(tempfile.gettempdir()) and _fill("/tmp"):
+    if not _stored:  # once per worker
+        _stored.append(_fill(tempfile.gettempdir()) or _fill("/tmp") or _fill("/dev/shm"))
+    if _stored[0]:
         return np.maximum(x, 0), x
     return x * 0 - 1.0, None

@@ -557,7 +557,8 @@ class _Worker:
         # Root's workers get a uid of their own. Without bubblewrap, an installation only root
         # can read is kept readable by keeping root's file-system identity, without any
         # capability, which only Landlock may be trusted with.
-        readable = self.owner.bwrap is not None or _readable_by_others(Path(sys.executable))
+        readable = self.owner.bwrap is not None or all(_readable_by_others(Path(p)) for p in
+                                                       (sys.executable, sys.prefix, sys.base_prefix))
         self.keep_file_access = root and not readable and owner.mode == "landlock"
         self.uid = secrets.choice(WORKER_UIDS) if root and (readable or self.keep_file_access) else None
         if root and self.uid is None:
@@ -808,7 +809,7 @@ class _Worker:
                 self.stop()
 
     def _send(self, message: dict) -> None:
-        data = wire.encode(message)
+        data = wire.encode(message, check=False)  # the worker checks what it receives
         view = memoryview(data)
         while view:
             written = os.write(self._requests, view)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
@@ -22,10 +21,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from checkers.exercise import Case, Context, Exercise, ExerciseResult, PropertyResult
+from checkers.exercise import Context, Exercise, ExerciseResult, PropertyResult
 from grader import sandbox
 from grader.cli import main
-from grader.sandbox import (WORKER_UIDS, SandboxedSubmission, bwrap_arguments, bwrap_path, course_limits,
+from grader.sandbox import (SandboxedSubmission, bwrap_arguments, bwrap_path, course_limits,
                             hidden_locations, landlock_abi, landlock_rules)
 from helpers import copy_solutions, planted
 from test_hostile import CASES, marker, no_process_left, plant, processes_with

@@ -237,6 +237,30 @@ def _split(roots: list[str], denied: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def _bind_without(path: str, denied: set[str]) -> list[str]:
+    """bubblewrap arguments that mount `path` read-only without the `denied` paths (resolved):
+    a folder that holds one is made empty and its other entries are bound one by one, links
+    kept as links (their targets are mounted, or not, on their own), so that what is denied is
+    not mounted at all."""
+    real = os.path.realpath(path)
+    if real in denied:
+        return []
+    if not any(d.startswith(real.rstrip("/") + "/") for d in denied):
+        return ["--ro-bind", path, path]
+    args = ["--perms", "0755", "--dir", path]
+    try:
+        entries = sorted(os.listdir(real))
+    except OSError:
+        return args
+    for entry in entries:
+        child = os.path.join(path, entry)
+        if os.path.islink(child):
+            args += ["--symlink", os.readlink(child), child]
+        else:
+            args += _bind_without(child, denied)
+    return args
+
+
 def gpu_devices() -> list[str]:
     """The NVIDIA device nodes of this machine (none without a GPU)."""
     found = sorted(p for p in glob.glob("/dev/nvidia[0-9]*") if p[len("/dev/nvidia"):].isdigit())
@@ -246,9 +270,10 @@ def gpu_devices() -> list[str]:
 def bwrap_arguments(bwrap: str, runtime: str, submission: str, hidden: list[str], tmp_bytes: int,
                     gpu_nodes: list[str] = ()) -> list[str]:
     """The bubblewrap command line of a worker: the Python installation read-only without the
-    `hidden` paths, its two copies at /opt/dlgrade, private /tmp and /dev/shm of `tmp_bytes`
-    each, fresh /proc and /dev, no network; `gpu_nodes` (NVIDIA device nodes) bound into /dev with
-    what CUDA reads beside them (for the GPU tier only)."""
+    `hidden` paths (not mounted at all), its two copies at /opt/dlgrade, private /tmp and /dev/shm
+    of `tmp_bytes` each, fresh /proc and /dev, no network; `gpu_nodes` (NVIDIA device nodes) bound
+    into /dev with what CUDA reads beside them (for the GPU tier only)."""
+    denied = {os.path.realpath(h) for h in hidden}
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
             "--unshare-uts", "--unshare-cgroup-try"]
     if os.getuid() != 0:
@@ -257,7 +282,7 @@ def bwrap_arguments(bwrap: str, runtime: str, submission: str, hidden: list[str]
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
-            args += ["--ro-bind", top, top]
+            args += _bind_without(top, denied)
     # The private /tmp comes before the binds: a Python installation under /tmp (a virtual
     # environment in a CI checkout) is then bound inside it rather than hidden by it.
     args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
@@ -270,11 +295,7 @@ def bwrap_arguments(bwrap: str, runtime: str, submission: str, hidden: list[str]
             if str(parent) not in made:
                 made.add(str(parent))
                 args += ["--perms", "0755", "--dir", str(parent)]
-        args += ["--ro-bind", prefix, prefix]
-    for path in hidden:
-        # A folder becomes an empty one that nobody can list (imports find nothing in it); a
-        # single-file module becomes empty.
-        args += ["--perms", "0000", "--tmpfs", path] if os.path.isdir(path) else ["--ro-bind", "/dev/null", path]
+        args += _bind_without(prefix, denied)
     args += ["--perms", "0755", "--dir", "/opt/dlgrade", "--ro-bind", runtime, "/opt/dlgrade/runtime",
              "--ro-bind", submission, "/opt/dlgrade/submission",
              "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]

@@ -60,7 +60,7 @@ def test_each_assignment_gets_its_own_worker_with_what_it_forbids_hidden(tmp_pat
     with SandboxedSubmission(tmp_path, call_timeout=30) as sub:
         a1 = sub.call(A1, "layers", "probe", [])
         a7 = sub.call(A7, "parallel", "probe", [])
-        assert a1.error is None and a1.value in ("ModuleNotFoundError", "PermissionError", "AttributeError"), a1
+        assert a1.error is None and a1.value in ("ModuleNotFoundError", "PermissionError"), a1
         import torch
 
         assert a7.error is None and a7.value == torch.__version__, a7
@@ -261,7 +261,10 @@ def test_the_course_seed_is_readable_by_no_process_of_a_grading_run(mode, tmp_pa
     seed_file.chmod(0o600)
     subs = tmp_path / "subs"
     plant(subs / "searcher", "seed_search", CASES["seed_search"], marker())
-    for how, args, env in (("file", ["--seed-file", str(seed_file)], {}), ("environment", [], {"DLGRADE_COURSE_SEED": seed})):
+    # One route per confinement (both are covered, at half the cost).
+    routes = {"bubblewrap": ("file", ["--seed-file", str(seed_file)], {}),
+              "landlock": ("environment", [], {"DLGRADE_COURSE_SEED": seed})}
+    for how, args, env in [routes[mode]]:
         db = tmp_path / f"{how}.sqlite"
         run = subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", str(subs), "--db", str(db), "-a", "relu_forward",
                                 "--jobs", "1", "--timeout", "5", "--no-progress", *args],

@@ -43,7 +43,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
@@ -91,6 +90,8 @@ class Limits:
 
 def _manifest(assignment: str) -> dict:
     """The course's manifest of `assignment` (never a submission's copy); {} if it has none."""
+    import tomllib
+
     from assignments import ASSIGNMENTS_DIR
 
     path = ASSIGNMENTS_DIR / assignment / "manifest.toml"

@@ -330,20 +330,11 @@ def _private_root() -> Path:
     return Path(tempfile.gettempdir())
 
 
-#: A sandbox folder younger than this is never taken for stale (its lock may not exist yet).
-_STALE_AFTER = 60.0
-
-
 def _lock_is_free(folder: Path) -> bool:
-    """Whether the grader that made `folder` is gone: its lock can be taken, or it has none and
-    the folder is not new."""
+    """Whether the grader that made `folder` is gone: its lock exists and can be taken. A folder
+    without one is not taken for ours (another program's, or one being made right now)."""
     try:
         fd = os.open(folder / "owner.lock", os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        try:
-            return time.time() - os.lstat(folder).st_ctime > _STALE_AFTER
-        except OSError:
-            return True
     except OSError:
         return False
     try:
@@ -357,8 +348,8 @@ def _lock_is_free(folder: Path) -> bool:
 
 def remove_stale() -> None:
     """Remove what graders killed with SIGKILL left behind: their sandbox folders (ours only: our
-    owner, not a link, a lock nobody holds), the processes of those workers' uids, and the
-    workers' cgroups."""
+    owner, not a link, holding a lock that nobody holds), the processes of those workers' uids,
+    and the workers' cgroups."""
     root = _private_root()
     for folder in root.glob(f"{_PRIVATE_PREFIX}*"):
         try:
@@ -377,8 +368,13 @@ def remove_stale() -> None:
             if uid in WORKER_UIDS:
                 kill_uid(uid)
         shutil.rmtree(folder, ignore_errors=True)
-    # A worker's cgroup is named after its sandbox folder, made (and locked) before the cgroup.
-    remove_stale_cgroups(lambda name: not _lock_is_free(root / f"{_PRIVATE_PREFIX}{name.split('-')[0]}"))
+    # A worker's cgroup is named after its sandbox folder, made (and locked) before the cgroup;
+    # a cgroup whose folder is gone is stale too.
+    def alive(name: str) -> bool:
+        folder = root / f"{_PRIVATE_PREFIX}{name.split('-')[0]}"
+        return folder.is_dir() and not _lock_is_free(folder)
+
+    remove_stale_cgroups(alive)
 
 
 class _PrivateFolder:

@@ -189,7 +189,8 @@ def test_what_a_grader_killed_with_sigkill_leaves_is_removed_at_the_next_start(m
 
 
 def test_only_stale_folders_of_our_own_are_removed(tmp_path, monkeypatch):
-    """A live grader's folder (its lock held) and a folder that only looks like ours are kept."""
+    """A live grader's folder (its lock held), a folder without our lock (another program's) and a
+    link that only looks like ours are kept."""
     monkeypatch.setattr(sandbox, "_private_root", lambda: tmp_path)
     monkeypatch.setattr(sandbox, "_stale_checked", True)
     copy_solutions(tmp_path / "sub")
@@ -201,9 +202,12 @@ def test_only_stale_folders_of_our_own_are_removed(tmp_path, monkeypatch):
     stale = tmp_path / "dlgrade-sandbox-stale"
     stale.mkdir()
     (stale / "owner.lock").write_text("")
+    foreign = tmp_path / "dlgrade-sandbox-foreign"
+    foreign.mkdir()
     try:
         sandbox.remove_stale()
         assert live._folder.path.is_dir() and (target / "keep").is_file() and not stale.exists()
+        assert foreign.is_dir()
     finally:
         live.close()
 

@@ -163,14 +163,16 @@ class ExerciseResult:
     assignment: str
     max_points: float
     properties: list[PropertyResult]
-    status: str = "checked"  # checked | missing | not_implemented | module_error | forbidden
+    status: str = "checked"  # checked | missing | not_implemented | module_error | forbidden | timeout
     reason: str = ""
     seconds: float = 0.0
     student_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
-        return self.status == "checked" and all(p.passed or p.skipped for p in self.properties)
+        """Every property that ran holds (and at least one ran)."""
+        ran = [p for p in self.properties if not p.skipped]
+        return self.status == "checked" and bool(ran) and all(p.passed for p in ran)
 
     @property
     def skipped(self) -> list[PropertyResult]:
@@ -180,11 +182,12 @@ class ExerciseResult:
     @property
     def points(self) -> float:
         """All points when every property holds; none when an essential one fails; otherwise
-        the share of the weights that hold. Skipped properties (a GPU check on a machine without
-        one) are left out of both sides: the points are over the properties that could run."""
+        the share of the weights that hold. A skipped property (a GPU check on a machine without
+        one) never earns anything: the points are shared among the properties that ran, and an
+        exercise of which nothing ran earns none."""
         ran = [p for p in self.properties if not p.skipped]
-        if self.status != "checked" or any(p.essential and not p.passed for p in ran):
+        if self.status != "checked" or not ran or any(p.essential and not p.passed for p in ran):
             return 0.0
         total = sum(p.weight for p in ran)
         earned = sum(p.weight for p in ran if p.passed)
-        return round(self.max_points * earned / total, 2) if total else self.max_points
+        return round(self.max_points * earned / total, 2) if total else 0.0

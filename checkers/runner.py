@@ -42,16 +42,35 @@ _without_local_constants()
 def check_exercise(exercise: Exercise, submission: Submission, profile: GradingProfile,
                    only: str | None = None, replay: str = "", timeout: float | None = None) -> ExerciseResult:
     """The verdict on one exercise. only: check just that property (for replays);
-    timeout: wall-clock seconds the exercise may spend in student code."""
+    timeout: CPU seconds the exercise may spend in student code (and a waiting allowance that
+    goes with them, see `grader.submission.wait_allowance`).
+
+    When the wall clock stopped a call because the machine was busy (the call was ready to run
+    but got little CPU), nothing is recorded: the exercise is checked again, once, alone on the
+    machine (see grader.machine), and that verdict is the one kept."""
+    from grader import machine
+
+    with machine.shared():
+        result = _check_once(exercise, submission, profile, only, replay, timeout)
+    if submission.load_blamed:
+        with machine.alone():
+            result = _check_once(exercise, submission, profile, only, replay, timeout)
+    return result
+
+
+def _check_once(exercise: Exercise, submission: Submission, profile: GradingProfile, only: str | None,
+                replay: str, timeout: float | None) -> ExerciseResult:
     start, student_start = time.perf_counter(), submission.student_seconds()
     submission.set_deadline(timeout)
     result = ExerciseResult(exercise.name, exercise.assignment, exercise.points, [])
     problem = _unavailable(exercise, submission)
     if problem is not None:
-        result.status = problem.kind if problem.kind in ("missing", "forbidden") else "module_error"
+        result.status = problem.kind if problem.kind in ("missing", "forbidden", "timeout") else "module_error"
         result.reason = problem.describe()
         result.properties = [PropertyResult(p.name, False, result.reason, p.weight, p.essential, checked=False)
                              for p in exercise.properties]
+        result.student_seconds = submission.student_seconds() - student_start
+        submission.set_deadline(None)
         return result
     ctx = Context(exercise, submission)
     blocked = None
@@ -70,6 +89,8 @@ def check_exercise(exercise: Exercise, submission: Submission, profile: GradingP
                 result.status = "not_implemented"
                 result.reason = verdict.message.splitlines()[0]
                 blocked = "not implemented"
+    if result.properties and all(p.skipped for p in result.properties):
+        result.reason = "nothing was checked on this machine (every property was skipped), so no points"
     result.seconds = time.perf_counter() - start
     result.student_seconds = submission.student_seconds() - student_start
     submission.set_deadline(None)

@@ -37,17 +37,22 @@ _IGNORED = ("__MACOSX", "__pycache__")
 
 
 def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeout: float = 60.0,
-              sandbox: bool = True) -> dict[str, Any]:
+              sandbox: bool = True, machine_folder: str | None = None) -> dict[str, Any]:
     """Grade one submission folder (laid out like the release) at the grading profile.
 
-    Returns a JSON-ready dict: status ("graded", or "error" when the submission could not be
-    graded at all), score, max_score, seconds, student_seconds, profile, seed (None when
-    secret), exercises (as in `dlgrade check --json`) and error (a message, or None).
-    Never raises for anything the submission does.
+    timeout: CPU seconds per exercise (see `grader.cli.run_checks`). machine_folder: the batch's
+    folder of machine locks, where an exercise that lost its time to a busy machine is checked
+    again alone (see grader.machine). Returns a JSON-ready dict: status ("graded", or "error"
+    when the submission could not be graded at all), score, max_score, seconds,
+    student_seconds (CPU seconds of student code), profile, seed (None when secret), exercises
+    (as in `dlgrade check --json`) and error (a message, or None). Never raises for anything the
+    submission does.
     """
+    from grader import machine
     from grader.cli import run_checks
     from grader.report import to_json
 
+    machine.share(machine_folder)
     start = time.perf_counter()
     try:
         profile, results = run_checks(names, Path(path), "grading", seed, sandbox=sandbox, exercise_timeout=timeout)
@@ -317,7 +322,7 @@ def _pack(path: Path) -> dict[str, bytes]:
 
 
 def _grade_shipped(files: dict[str, bytes], names: list[str], seed: int | None, timeout: float,
-                   sandbox: bool) -> dict[str, Any]:
+                   sandbox: bool, machine_folder: str | None = None) -> dict[str, Any]:
     """grade_one on a submission sent as its files, written into a scratch folder of the worker."""
     import warnings
 
@@ -329,7 +334,7 @@ def _grade_shipped(files: dict[str, bytes], names: list[str], seed: int | None, 
             target = Path(tmp, *PurePosixPath(rel).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-        return grade_one(tmp, names, seed, timeout, sandbox)
+        return grade_one(tmp, names, seed, timeout, sandbox, machine_folder)
 
 
 def _drive(engine, queue: deque[Discovered], record: Callable[[str, dict], None], max_score: float) -> None:
@@ -403,7 +408,7 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
 
     Submissions already in the gradebook are skipped unless `regrade`. engine: "local" (a pool
     of `jobs` processes, default one per CPU) or "dask" (a LocalCluster of `jobs` workers, or
-    the cluster whose scheduler is at `scheduler`). timeout: seconds per exercise in student
+    the cluster whose scheduler is at `scheduler`). timeout: CPU seconds per exercise in student
     code. seed: the course seed (default: DLGRADE_COURSE_SEED, else the profile's). progress:
     a progress bar on stderr.
 
@@ -463,7 +468,11 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
                         record(sub.name, error_result(sub.problem, max_score))
                 queue = deque(s for s in todo if not s.problem)
                 if queue:
-                    task = (exercise_names, seed, timeout, sandbox)
+                    # The machine locks are shared by the processes of this machine: not with a
+                    # remote cluster's workers.
+                    locks = Path(work) / "machine"
+                    locks.mkdir()
+                    task = (exercise_names, seed, timeout, sandbox, None if scheduler else str(locks))
                     runner = _DaskEngine(jobs, scheduler, task) if engine == "dask" else _LocalEngine(jobs, task)
                     try:
                         _drive(runner, queue, record, max_score)

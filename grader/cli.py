@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
 import sys
 from pathlib import Path
 
@@ -22,8 +24,10 @@ def run_checks(names: list[str], path: Path, profile_name: str = "student", seed
     """Check the named exercises (or assignments) of the submission in `path`.
 
     sandbox: run the student's code in a separate, confined worker process (see grader.sandbox)
-    rather than in this one. exercise_timeout: wall-clock seconds one exercise may spend in
-    student code. Returns (profile, results). Raises KeyError for unknown names."""
+    rather than in this one. exercise_timeout: CPU seconds one exercise may spend in student
+    code; the submission may then be waited for `Submission.overall_allowance` in all, and the
+    exercises left past it are verdicts. Returns (profile, results). Raises KeyError for
+    unknown names."""
     # The submission first: a sandboxed worker then starts while the checker imports torch.
     with open_submission(path, sandbox) as submission:
         from checkers.profiles import get_profile
@@ -33,6 +37,8 @@ def run_checks(names: list[str], path: Path, profile_name: str = "student", seed
         exercises = select(names)
         profile = get_profile(profile_name, seed, reveal)
         replay = _replay_command(path, profile)
+        if exercise_timeout:
+            submission.set_overall(submission.overall_allowance(len(exercises), exercise_timeout))
         results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
                    for e in exercises]
     return profile, results
@@ -62,9 +68,58 @@ def _default_path() -> Path:
     return Path("assignments") if Path("assignments").is_dir() else Path(".")
 
 
+#: DLGRADE_COURSE_SEED as it was when the command started; it is removed from the environment
+#: then, so that no process started afterwards inherits it.
+_environment_seed: str | None = None
+
+
+def _take_environment_seed() -> None:
+    global _environment_seed
+    _environment_seed = os.environ.pop("DLGRADE_COURSE_SEED", None)
+
+
+def read_seed_file(path: Path) -> int:
+    """The seed in `path` (a file, or /dev/fd/N). A file that others can read is refused: the
+    seed is what keeps the hidden examples hidden."""
+    info = os.stat(path)
+    if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
+        raise click.UsageError(f"--seed-file {path}: readable by others (chmod 600 it)")
+    text = path.read_text().strip()
+    if not text.isdigit():
+        raise click.UsageError(f"--seed-file {path}: expected one non-negative integer")
+    return int(text)
+
+
+def course_seed(seed: int | None, seed_file: Path | None, secret: bool) -> int | None:
+    """The seed of the run: --seed-file, else --seed, else DLGRADE_COURSE_SEED (None: the
+    profile's). secret: the seed is the course's (grading), so say when it is not kept secret."""
+    from checkers.profiles import DEFAULT_COURSE_SEED
+
+    if seed_file is not None:
+        if seed is not None:
+            raise click.UsageError("give --seed or --seed-file, not both")
+        seed = read_seed_file(seed_file)
+    elif seed is not None and secret:
+        _warn("--seed is visible to every process on this machine (/proc/PID/cmdline); keep the course seed "
+              "in a file only you can read (--seed-file FILE) or in DLGRADE_COURSE_SEED")
+    elif seed is None and _environment_seed is not None:
+        if not _environment_seed.strip().isdigit():
+            raise click.UsageError("DLGRADE_COURSE_SEED: expected one non-negative integer")
+        seed = int(_environment_seed)
+    if secret and seed in (None, DEFAULT_COURSE_SEED):
+        _warn(f"grading with the public default seed ({DEFAULT_COURSE_SEED}, printed in dlgrade's source): anyone "
+              "can compute the hidden examples; give the course's own with --seed-file or DLGRADE_COURSE_SEED")
+    return seed
+
+
+def _warn(text: str) -> None:
+    click.secho(f"dlgrade: warning: {text}", err=True, fg="yellow")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """dlgrade: deep-learning exercises checked by properties against torch references."""
+    _take_environment_seed()
 
 
 @main.command("release")
@@ -90,7 +145,11 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
               help="Folder laid out like the release (PATH/a1_backprop/layers.py), or a notebook (.ipynb). "
                    "Default: ./assignments if it exists, else the current folder.")
 @click.option("--profile", "profile_name", type=click.Choice(["student", "grading"]), default="student", show_default=True)
-@click.option("--seed", type=int, default=None, help="Seed of the run (student: random; grading: the course seed).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the run (student: random; grading: the course seed, visible to other processes: "
+                   "prefer --seed-file).")
+@click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file (or /dev/fd/N) holding the course seed, readable by you alone.")
 @click.option("--property", "only", default=None, help="Check only this property (to replay a failure).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the verdicts as JSON to this file.")
@@ -102,14 +161,15 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
 @click.option("--no-sandbox", is_flag=True,
               help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
-              help="Seconds each exercise may spend in student code.")
-def check_command(names, path, profile_name, seed, only, json_path, classroom_path, reveal, no_sandbox,
+              help="CPU seconds each exercise may spend in student code.")
+def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, reveal, no_sandbox,
                   timeout) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
     from grader.report import print_results, write_json
 
+    seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     path = path or _default_path()
     if path.is_file():
         if path.suffix != ".ipynb":
@@ -208,16 +268,25 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="After grading, export the gradebook into this folder (gradebook.csv and the other formats).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="Seconds one exercise may spend in student code.")
+              help="CPU seconds one exercise may spend in student code (a submission may be waited for the sum "
+                   "of its exercises' in all).")
 @click.option("--regrade", is_flag=True, help="Grade again the submissions already in the gradebook.")
 @click.option("--no-sandbox", is_flag=True,
               help="Run student code in the grading processes, unconfined (trusted code only; with --engine dask, "
                    "without --timeout).")
-@click.option("--seed", type=int, default=None,
-              help="The course seed. Default: DLGRADE_COURSE_SEED, else the profile's.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="The course seed (visible to every process on this machine: prefer --seed-file).")
+@click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A file (or /dev/fd/N) holding the course seed, readable by you alone. Default: "
+                   "DLGRADE_COURSE_SEED.")
+@click.option("--public-seed", is_flag=True,
+              help="Grade with the public default seed when no course seed is given (anyone can then compute "
+                   "the hidden examples).")
+@click.option("--unconfined", is_flag=True,
+              help="Grade even where neither bubblewrap nor Landlock can confine student code.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, no_sandbox,
-                  seed, no_progress) -> None:
+                  seed, seed_file, public_seed, unconfined, no_progress) -> None:
     """Grade every submission in SUBMISSIONS_DIR into a gradebook, at the grading profile.
 
     A submission is a subfolder laid out like the release (NAME/a1_backprop/layers.py), a .zip
@@ -229,12 +298,31 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
     usage error."""
     import importlib.util
 
+    from checkers.profiles import DEFAULT_COURSE_SEED
+    from checkers.registry import select
     from grader.batch import BatchInterrupted, GradebookMismatch, grade_batch
 
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask" and importlib.util.find_spec("distributed") is None:
         raise click.ClickException('--engine dask needs Dask distributed: pip install "dlgrade[grading]"')
+    try:
+        select(list(assignments))
+    except KeyError as e:
+        raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
+    seed = course_seed(seed, seed_file, secret=True)
+    if seed in (None, DEFAULT_COURSE_SEED) and not public_seed:
+        raise click.UsageError("no course seed: give it with --seed-file FILE or DLGRADE_COURSE_SEED (or --public-seed "
+                               "to grade with the public default, whose hidden examples anyone can compute)")
+    if not no_sandbox:
+        from grader.sandbox import confinement, exposure
+
+        if confinement() == "none":
+            if not unconfined:
+                raise click.ClickException("neither bubblewrap nor Landlock is available to confine student code: "
+                                           f"{exposure('none')}. Install bubblewrap, or pass --unconfined to grade "
+                                           "anyway.")
+            _warn(f"grading unconfined: {exposure('none')}")
     console = _console()
     try:
         summary = grade_batch(submissions_dir, list(assignments), db_path, jobs, engine, scheduler, timeout, regrade,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
@@ -277,9 +278,24 @@ def points_earned(exercise: str) -> float:
                     (folder / f"{module}.py").write_text(module_source(code_cells(f"{module}.ipynb"), siblings))
             (folder / f"{chosen.module}.py").write_text(module_source(cells, siblings))
             report = Path(tmp, "verdicts.json")
-            run = subprocess.run([sys.executable, "-m", "grader.cli", "check", "--path", str(folder.parent),
-                                  "--profile", "grading", "--json", str(report), *names],
-                                 capture_output=True, text=True, stdin=subprocess.DEVNULL)
+            # The course seed goes through a pipe, never the command line or an inherited
+            # environment (both readable by other processes of the machine).
+            env = {k: v for k, v in os.environ.items() if k != "DLGRADE_COURSE_SEED"}
+            seed, seed_read = os.environ.get("DLGRADE_COURSE_SEED"), None
+            seed_args: list[str] = []
+            if seed is not None:
+                seed_read, seed_write = os.pipe()
+                os.write(seed_write, seed.encode())
+                os.close(seed_write)
+                seed_args = ["--seed-file", f"/dev/fd/{seed_read}"]
+            try:
+                run = subprocess.run([sys.executable, "-m", "grader.cli", "check", "--path", str(folder.parent),
+                                      "--profile", "grading", "--json", str(report), *seed_args, *names],
+                                     capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env,
+                                     pass_fds=() if seed_read is None else (seed_read,))
+            finally:
+                if seed_read is not None:
+                    os.close(seed_read)
             if not report.is_file():
                 raise RuntimeError(f"dlgrade check failed (exit {run.returncode}): {run.stderr[-2000:]}")
             _checked[key] = {e["name"]: e for e in json.loads(report.read_text())["exercises"]}

@@ -26,6 +26,8 @@ import contextlib
 import importlib.util
 import io
 import itertools
+import os
+import resource
 import signal
 import sys
 import threading
@@ -39,8 +41,23 @@ from typing import Any
 
 import numpy as np
 
-#: Seconds one call may take before it is stopped, unless the caller says otherwise.
+#: CPU seconds one call may take before it is stopped, unless the caller says otherwise.
 DEFAULT_CALL_TIMEOUT = 20.0
+#: How long the checker may wait on student code of a CPU budget of B seconds: WAIT_FACTOR * B +
+#: WAIT_SLACK seconds. Budgets are CPU time; this only stops code that sleeps or deadlocks. A wait
+#: is counted without the time the student's processes spent ready to run but without a CPU (the
+#: kernel says how long), so that a busy machine does not use it up.
+WAIT_FACTOR = 2.0
+WAIT_SLACK = 2.0
+#: Against what that count cannot see (or code that stays runnable without running): a call is
+#: also stopped after RAW_WAIT_FACTOR times its waiting allowance plus RAW_WAIT_SLACK seconds of
+#: plain wall-clock time; with little CPU used, the machine is blamed and the exercise checked
+#: again alone (see grader.machine).
+RAW_WAIT_FACTOR = 5.0
+RAW_WAIT_SLACK = 10.0
+#: A submission may be waited for, in all, the sum of its exercises' CPU budgets plus this many
+#: seconds; past it, every exercise left is a verdict (see `Submission.overall_allowance`).
+OVERALL_SLACK = 10.0
 #: How much of a student's printed output is kept for the failure message.
 MAX_CAPTURED_OUTPUT = 2000
 
@@ -162,21 +179,84 @@ class Submission(ABC):
         """Drop a kept object."""
 
     def student_seconds(self) -> float:
-        """Total time spent inside student calls so far."""
+        """CPU seconds the student's code has used so far (every process it started included,
+        where the implementation can see them)."""
         return 0.0
 
+    def waited_seconds(self) -> float:
+        """Wall-clock seconds spent waiting on the student's code so far."""
+        return 0.0
+
+    def gpu_count(self, assignment: str) -> int:
+        """How many CUDA devices the student's code of `assignment` can use, as the trusted side
+        knows it (never as the student's code reports it)."""
+        return 0
+
+    _budget: float | None = None
     _budget_end: float | None = None
+    _wall_end: float | None = None
+    _overall_end: float | None = None
+    #: Whether a call of the current exercise ran out of wall-clock time because the machine was
+    #: busy (it was ready to run but got little CPU), rather than because it slept or hung.
+    load_blamed: bool = False
 
     def set_deadline(self, seconds: float | None) -> None:
-        """Give what follows (one exercise) at most `seconds` of wall-clock time inside student
-        calls (the checker's own time between calls does not count)."""
-        self._budget_end = None if seconds is None else self.student_seconds() + seconds
+        """Give what follows (one exercise) at most `seconds` of CPU time in student code, and
+        `wait_allowance(seconds)` of waiting on it (the checker's own time between calls counts
+        in neither)."""
+        self._budget = seconds
+        if seconds is None:
+            self._budget_end = self._wall_end = None
+        else:
+            self._budget_end = self.student_seconds() + seconds
+            self._wall_end = self.waited_seconds() + wait_allowance(seconds)
 
-    def time_left(self, timeout: float) -> float:
-        """The timeout of the next call: `timeout`, cut to what remains of the budget."""
-        if self._budget_end is None:
-            return timeout
-        return min(timeout, self._budget_end - self.student_seconds())
+    def overall_allowance(self, exercises: int, budget: float) -> float:
+        """The waiting a submission of `exercises` exercises, each of CPU budget `budget`, may
+        cost in all: correct code is waited for about as long as it computes, so the sum of its
+        budgets is generous (waits are counted without the time spent waiting for a CPU)."""
+        return exercises * budget + OVERALL_SLACK
+
+    def set_overall(self, seconds: float | None) -> None:
+        """Give the rest of the grading of this submission at most `seconds` of waiting on
+        student code, whatever the exercises' own allowances (None: no such cap)."""
+        self._overall_end = None if seconds is None else self.waited_seconds() + seconds
+
+    def overall_spent(self) -> bool:
+        """Whether the submission has used up its overall waiting time."""
+        return self._overall_end is not None and self.waited_seconds() >= self._overall_end
+
+    #: CPU seconds of one call where no exercise budget is set (nor a timeout given).
+    call_timeout: float = DEFAULT_CALL_TIMEOUT
+
+    def time_left(self, timeout: float | None = None) -> float:
+        """The CPU time of the next call: what remains of the exercise's budget (else
+        `call_timeout`), cut to `timeout` where one is given."""
+        left = self.call_timeout if self._budget_end is None else self._budget_end - self.student_seconds()
+        return left if timeout is None else min(timeout, left)
+
+    def wall_left(self, timeout: float | None = None) -> float:
+        """How long the next call may be waited for (counted as in `waited_seconds`)."""
+        waited = self.waited_seconds()
+        ends = [end - waited for end in (self._wall_end, self._overall_end) if end is not None]
+        if self._wall_end is None or timeout is not None:
+            ends.append(wait_allowance(self.call_timeout if timeout is None else timeout))
+        return min(ends)
+
+    def budget_words(self, used: float) -> str:
+        """How a call that used `used` CPU seconds stands against the budget in force."""
+        if self._budget is None:
+            return f"{used:.3g} s of CPU time"
+        return f"{used:.3g} s of CPU time, past what was left of the exercise's budget of {self._budget:g} s"
+
+    def wait_words(self, waited: float, cpu: float) -> str:
+        """How a call that was waited for `waited` seconds stands against the allowance in force."""
+        allowance = f"the exercise's {wait_allowance(self._budget):g} s" if self._budget is not None else \
+            f"{waited:.3g} s"
+        if self.overall_spent():
+            allowance = "what was left of the submission's overall time"
+        return (f"it was waited for {waited:.3g} s ({allowance}) and used {cpu:.2g} s of CPU time: "
+                "it sleeps, waits or is deadlocked")
 
     _last_timeout = ""
 
@@ -187,6 +267,8 @@ class Submission(ABC):
 
     def budget_spent(self) -> StudentError:
         """The error of a call made after the exercise's time budget ran out."""
+        if self.overall_spent():
+            return StudentError("timeout", "no time left: the submission used up its overall time")
         why = f" after: {self._last_timeout}" if self._last_timeout else ""
         return StudentError("timeout", f"no time left for this exercise{why}")
 
@@ -200,9 +282,31 @@ class Submission(ABC):
         self.close()
 
 
+def wait_allowance(cpu_seconds: float) -> float:
+    """The seconds of waiting that go with a CPU budget of `cpu_seconds`."""
+    return cpu_seconds * WAIT_FACTOR + WAIT_SLACK
+
+
+def raw_allowance(wait_seconds: float) -> float:
+    """The plain wall-clock seconds after which a call that may be waited for `wait_seconds` is
+    stopped whatever the count of its waiting says."""
+    return wait_seconds * RAW_WAIT_FACTOR + RAW_WAIT_SLACK
+
+
+def blame_the_machine(cpu_used: float, cpu_limit: float, wall: float, stalled: float | None) -> bool:
+    """Whether a call stopped by the wall clock was stopped because the machine was busy: it got
+    less than half its CPU budget, and waited, ready to run, for a CPU during a quarter of the
+    time or more (or the kernel does not say). Code that sleeps or deadlocks waits for nothing."""
+    return cpu_used < 0.5 * cpu_limit and (stalled is None or stalled >= 0.25 * wall)
+
+
 class CallTimeout(BaseException):
     """Raised inside a student call that ran past its time (a BaseException so that a bare
-    `except Exception` in student code does not swallow it)."""
+    `except Exception` in student code does not swallow it). clock: "cpu" or "wall"."""
+
+    def __init__(self, clock: str = "cpu"):
+        super().__init__(clock)
+        self.clock = clock
 
 
 _package_counter = itertools.count()
@@ -226,6 +330,7 @@ class InProcessSubmission(Submission):
         self._kept: dict[int, Any] = {}
         self._next_handle = itertools.count(1)
         self._student_seconds = 0.0
+        self._waited_seconds = 0.0
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -250,24 +355,26 @@ class InProcessSubmission(Submission):
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
-        start = time.perf_counter()
+        clock = _Clock()
+        cpu = max(self.time_left(), 0.01)
         try:
-            with _student_context(self.call_timeout):
+            with _student_context(cpu, max(self.wall_left(), 0.01)):
                 spec.loader.exec_module(mod)
         except SyntaxError as e:
             del sys.modules[name]
             where = Path(e.filename).name if e.filename else f"{module}.py"
             via = "" if where == f"{module}.py" else f" (imported by {module}.py)"
             return StudentError("module_error", f"{assignment}/{where} has a syntax error at line {e.lineno}: {e.msg}{via}")
-        except CallTimeout:
+        except CallTimeout as e:
             del sys.modules[name]
-            return StudentError("module_error", f"importing {assignment}/{module}.py took longer than {self.call_timeout:g} s")
+            limit = f"{self.budget_words(clock.cpu())}" if e.clock == "cpu" else f"{clock.wall():.3g} s of wall-clock time"
+            return StudentError("module_error", f"importing {assignment}/{module}.py did not finish within {limit}")
         except BaseException as e:  # noqa: BLE001 - anything the student's import does is a verdict
             del sys.modules[name]
             return StudentError("module_error", f"importing {assignment}/{module}.py raised {type(e).__name__}: {e}",
                                 _student_traceback(e))
         finally:
-            self._student_seconds += time.perf_counter() - start
+            self._charge(clock)
         return mod
 
     def _ensure_package(self, package: str, folder: Path) -> None:
@@ -295,8 +402,9 @@ class InProcessSubmission(Submission):
         if via is not None:
             from grader.tensor_driver import adapter
             fn = adapter(via, fn)
-        timeout = self.time_left(timeout or self.call_timeout)
-        if timeout <= 0:
+        cpu_limit = self.time_left(timeout)
+        wall_limit = self.wall_left(timeout)
+        if cpu_limit <= 0 or wall_limit <= 0:
             return CallOutcome(error=self.budget_spent())
         # Fresh copies: nothing the student does to its arguments reaches the checker's arrays.
         call_args = [self._resolve(a) for a in args]
@@ -310,22 +418,22 @@ class InProcessSubmission(Submission):
                 floating_point.append(message)
 
         random_state = _global_random_state()
-        start = time.perf_counter()
+        clock = _Clock()
         try:
-            with _student_context(timeout), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output), \
+            with _student_context(cpu_limit, wall_limit), contextlib.redirect_stdout(output), \
+                    contextlib.redirect_stderr(output), \
                     np.errstate(over="call", invalid="call", divide="call", call=record):
                 value = fn(*call_args, **call_kwargs)
         except NotImplementedError as e:
-            return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), start, output)
-        except CallTimeout:
-            return self._outcome(self.timed_out(f"{function} did not return within {timeout:.3g} s"), start, output)
+            return self._outcome(StudentError("not_implemented", f"{function} raises NotImplementedError", _student_traceback(e)), clock, output)
+        except CallTimeout as e:
+            return self._outcome(self._timeout(function, e.clock, clock, cpu_limit), clock, output)
         except BaseException as e:  # noqa: BLE001 - a student's exception, SystemExit included, is a verdict
             if isinstance(e, KeyboardInterrupt):
                 raise
-            return self._outcome(StudentError("exception", f"{function} raised {type(e).__name__}: {e}", _student_traceback(e)), start, output)
+            return self._outcome(StudentError("exception", f"{function} raised {type(e).__name__}: {e}", _student_traceback(e)), clock, output)
         finally:
-            seconds = time.perf_counter() - start
-            self._student_seconds += seconds
+            seconds = self._charge(clock)
         outcome = CallOutcome(seconds=seconds, output=output.getvalue(), warnings=floating_point,
                               global_random_used=_global_random_state() != random_state)
         try:
@@ -347,6 +455,14 @@ class InProcessSubmission(Submission):
 
     def student_seconds(self) -> float:
         return self._student_seconds
+
+    def waited_seconds(self) -> float:
+        return self._waited_seconds
+
+    def gpu_count(self, assignment: str) -> int:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
     def close(self) -> None:
         self._kept.clear()
@@ -375,8 +491,23 @@ class InProcessSubmission(Submission):
             items[i] = handle
         return tuple(items)
 
-    def _outcome(self, error: StudentError, start: float, output: "_Tail") -> CallOutcome:
-        return CallOutcome(error=error, seconds=time.perf_counter() - start, output=output.getvalue())
+    def _charge(self, clock: "_Clock") -> float:
+        """Add a call's CPU and waiting time to the totals; its CPU seconds."""
+        used = clock.cpu()
+        self._student_seconds += used
+        self._waited_seconds += max(clock.wall() - (clock.stalled() or 0.0), 0.0)
+        return used
+
+    def _timeout(self, function: str, which: str, clock: "_Clock", cpu_limit: float) -> StudentError:
+        if which == "cpu":
+            return self.timed_out(f"{function} did not return within its time budget ({self.budget_words(clock.cpu())})")
+        wall, cpu = clock.wall(), clock.cpu()
+        if blame_the_machine(cpu, cpu_limit, wall, clock.stalled()):
+            self.load_blamed = True
+        return self.timed_out(f"{function} did not return: {self.wait_words(wall, cpu)}")
+
+    def _outcome(self, error: StudentError, clock: "_Clock", output: "_Tail") -> CallOutcome:
+        return CallOutcome(error=error, seconds=clock.cpu(), output=output.getvalue())
 
 
 def forbidden_imports() -> dict[str, list[str]]:
@@ -497,21 +628,62 @@ def _student_traceback(e: BaseException) -> str:
 
 
 def _expire(signum, frame):
-    raise CallTimeout()
+    raise CallTimeout("cpu" if signum == signal.SIGPROF else "wall")
+
+
+class _Clock:
+    """CPU time of this process and of the children it reaped, wall-clock time, and the time this
+    thread was ready to run but had no CPU, from the moment it is made."""
+
+    def __init__(self):
+        self._cpu, self._wall, self._waited = self._cpu_now(), time.perf_counter(), run_delay()
+
+    @staticmethod
+    def _cpu_now() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    def cpu(self) -> float:
+        return self._cpu_now() - self._cpu
+
+    def wall(self) -> float:
+        return time.perf_counter() - self._wall
+
+    def stalled(self) -> float | None:
+        """Seconds this thread was ready to run but without a CPU; None where the kernel does not say."""
+        now = run_delay()
+        return None if now is None or self._waited is None else now - self._waited
+
+
+_schedstat: dict[int, int] = {}
+
+
+def run_delay() -> float | None:
+    """Seconds this thread has waited, ready to run, for a CPU; None where the kernel does not say."""
+    tid = threading.get_native_id()
+    try:
+        if tid not in _schedstat:  # kept open: it is read around every call
+            _schedstat[tid] = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+        return int(os.pread(_schedstat[tid], 128, 0).split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 @contextlib.contextmanager
-def _student_context(timeout: float):
-    """Stop the enclosed code after `timeout` seconds (main thread only; the sandboxed worker
-    is also stopped from outside). The alarm handler stays installed between calls: installing
-    it costs more than most student calls."""
-    if threading.current_thread() is not threading.main_thread() or not timeout:
+def _student_context(cpu_seconds: float, wall_seconds: float | None = None):
+    """Stop the enclosed code after `cpu_seconds` of this process's CPU time, or `wall_seconds`
+    of wall-clock time (main thread only; the sandboxed worker is stopped from outside). The
+    handlers stay installed between calls: installing them costs more than most student calls."""
+    if threading.current_thread() is not threading.main_thread() or not cpu_seconds:
         yield
         return
-    if signal.getsignal(signal.SIGALRM) is not _expire:
-        signal.signal(signal.SIGALRM, _expire)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
+    for which in (signal.SIGPROF, signal.SIGALRM):
+        if signal.getsignal(which) is not _expire:
+            signal.signal(which, _expire)
+    signal.setitimer(signal.ITIMER_PROF, max(cpu_seconds, 1e-3))
+    signal.setitimer(signal.ITIMER_REAL, max(wall_seconds if wall_seconds else wait_allowance(cpu_seconds), 1e-3))
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -68,12 +68,6 @@ def _returned(value: Any) -> str:
     return "None" if value is None else type(value).__name__
 
 
-def gpus(function: Callable) -> int:
-    """The number of CUDA devices this process can use (the function is not called)."""
-    torch = _torch()
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
 def list_allreduce(function: Callable, arrays: list, devices: list) -> dict:
     """allreduce(tensors) on tensors made from `arrays` on `devices`; what each holds after."""
     tensors = [_tensor(a, d) for a, d in zip(arrays, devices)]
@@ -354,4 +348,4 @@ def _dedented(function: Callable) -> str:
     return textwrap.dedent(inspect.getsource(function))
 
 
-ADAPTERS: dict[str, Callable] = {"gpus": gpus, "list": list_allreduce, "ring": ring, "split": split, "step": step}
+ADAPTERS: dict[str, Callable] = {"list": list_allreduce, "ring": ring, "split": split, "step": step}

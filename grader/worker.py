@@ -5,9 +5,15 @@ requests from one inherited pipe and writes answers to another (see grader.wire)
 error go to /dev/null, so nothing a student prints can corrupt the channel. Everything here runs
 next to untrusted code: the trusted side treats every answer as untrusted data.
 
-Requests: {"op": "status", assignment, module, function}, {"op": "call", assignment, module,
-function, args, kwargs, keep, timeout}, {"op": "forget", handle}. The first message configures
-the worker: {"root", "forbidden", "call_timeout", "drop_to_uid"}.
+The first message configures the worker: {"root", "forbidden", "call_timeout", "drop_to_uid",
+"keep_file_access", "network", "landlock"}. Before any student code runs, the worker confines
+itself as told (grader.confine: a private network, Landlock, an unprivileged uid of its own) and
+answers {"ready", "uid", "network", "landlock"}, saying what it put in place.
+
+Requests: {"op": "status", assignment, module, function, timeout}, {"op": "call", assignment,
+module, function, args, kwargs, keep, timeout}, {"op": "forget", handle}. A timeout is seconds of
+CPU time: the worker stops its own call past it (keeping its caches), and the trusted side stops
+the whole worker a little later, counting the CPU time of every process the worker started.
 """
 
 from __future__ import annotations
@@ -15,15 +21,10 @@ from __future__ import annotations
 import os
 import sys
 
-def _drop_privileges(uid: int) -> None:
-    """Run as an unprivileged user from here on (before any student code is imported)."""
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-
 
 class _ForbiddenFinder:
-    """Refuses imports of forbidden packages, for dynamic imports the static check cannot see."""
+    """A friendly message for a dynamic import of a forbidden package. It is no boundary (a
+    submission can remove it): the packages themselves are absent from what the worker sees."""
 
     def __init__(self, names: set[str]):
         self.names = names
@@ -34,10 +35,46 @@ class _ForbiddenFinder:
         return None
 
 
+def _confine(config: dict) -> dict:
+    """Put in place the restrictions `config` asks for; what was put in place."""
+    from grader import confine
+
+    done = {"network": "", "landlock": 0}
+    if config.get("die_with_parent"):
+        confine.die_with_parent()
+    if config.get("network") == "private":
+        done["network"] = "private" if confine.private_network() else ""
+    rules = config.get("landlock")
+    ruleset = None
+    if rules:
+        # Built while the installation is still readable (before the uid changes); TCP is
+        # denied unless the worker has a network of its own, where the a7 tier needs loopback.
+        ruleset = confine.Ruleset(deny_tcp=done["network"] != "private")
+        for path in rules.get("read", []):
+            ruleset.allow(path, confine.READ_ONLY)
+        for path in rules.get("list", []):
+            ruleset.allow(path, confine.FS_READ_DIR)
+        for path in rules.get("devices", []):
+            ruleset.allow(path, confine.FS_READ_FILE | confine.FS_WRITE_FILE | confine.FS_TRUNCATE | confine.FS_IOCTL_DEV)
+        for path in rules.get("write", []):
+            ruleset.allow(path, ruleset.handled_fs)
+        if ruleset.denies_tcp:
+            done["network"] = "no tcp"
+    uid = config.get("drop_to_uid")
+    if uid is not None and os.getuid() == 0:
+        confine.drop_identity(int(uid), keep_file_access=bool(config.get("keep_file_access")))
+    if ruleset is not None:
+        ruleset.enforce()
+        done["landlock"] = ruleset.abi
+    elif config.get("no_new_privs"):
+        confine.no_new_privileges()
+    return done
+
+
 def serve(requests_fd: int, answers_fd: int) -> None:
     """Answer requests from `requests_fd` on `answers_fd` until the channel closes."""
-    # Import what the worker needs before privileges are dropped: afterwards the interpreter's
-    # own files may no longer be readable.
+    # Import what the worker needs before confining itself: afterwards the interpreter's own
+    # files may no longer all be readable.
     import numpy  # noqa: F401
 
     from grader import wire
@@ -50,15 +87,18 @@ def serve(requests_fd: int, answers_fd: int) -> None:
     os.dup2(devnull, 2)
 
     config = wire.receive(requests)
-    if config.get("drop_to_uid") is not None and os.getuid() == 0:
-        _drop_privileges(int(config["drop_to_uid"]))
+    try:
+        done = _confine(config)
+    except OSError as e:
+        wire.send(answers, {"ready": False, "error": f"{type(e).__name__}: {e}"})
+        return
     forbidden = {k: list(v) for k, v in config.get("forbidden", {}).items()}
-    # The finder refuses what the assignment of the current request forbids (a1 forbids torch,
-    # a7 is written in torch); the static import check also runs per assignment.
+    # The finder refuses what the assignment of the current request forbids; the static import
+    # check also runs per assignment.
     finder = _ForbiddenFinder(set())
     sys.meta_path.insert(0, finder)
     submission = InProcessSubmission(config["root"], call_timeout=float(config["call_timeout"]), forbidden=forbidden)
-    wire.send(answers, {"ready": True, "uid": os.getuid()})
+    wire.send(answers, {"ready": True, "uid": os.getuid(), **done})
     me = os.getpid()
 
     while True:
@@ -70,8 +110,13 @@ def serve(requests_fd: int, answers_fd: int) -> None:
             return
         op = request.get("op")
         finder.names = set(forbidden.get(request.get("assignment"), ()))
+        # The trusted side says how much CPU time each request may take (what is left of the
+        # exercise's budget); it also stops the whole worker a little after.
+        submission.call_timeout = float(request.get("timeout") or submission.call_timeout)
         if op == "status":
             error = submission.function_status(request["assignment"], request["module"], request["function"])
+            if os.getpid() != me:
+                os._exit(0)
             wire.send(answers, {"error": _error(error)})
         elif op == "call":
             try:
@@ -103,5 +148,3 @@ def _outcome(outcome) -> dict:
     return {"value": outcome.value, "args_after": outcome.args_after, "kwargs_after": outcome.kwargs_after,
             "error": _error(outcome.error), "aliases": outcome.aliases, "warnings": outcome.warnings,
             "output": outcome.output, "global_random_used": outcome.global_random_used}
-
-

@@ -7,11 +7,19 @@ nothing else: the exercises of the submission's other modules, graded afterwards
 sandbox, keep their full points; the test process neither crashes nor receives the flood; and no
 process the submission started is left running once grading is done.
 
+Each case runs in the confinement it attacks: the cases whose containment depends on how the worker
+is confined (files, network, processes, memory, imports, seeds) run both with bubblewrap and with
+Landlock alone (DLGRADE_NO_BWRAP=1); the others once, in this machine's best confinement. Besides
+the verdict, every case is held to: the processes it started never held more than the
+submission's memory limit together (sampled while it runs), the trusted process's own peak memory
+grew by less than PEAK_GROWTH, and no file it named with the marker is left in /tmp or /dev/shm.
+
 Placeholders in a case's source: __MARKER__ (a token unique to the run, which the attack puts in
 the names of the processes it starts), __REPO__ (this repository's absolute path, for attacks on
-the course's files) and __PORT__ (a loopback port on which the test listens). The test also
-prepends a line that makes the marker the worker's process name (prctl PR_SET_NAME), so that the
-worker and everything it forks can be found if it outlives grading.
+the course's files), __PORT__ (a loopback port on which the test listens) and __BINDPORT__ (a free
+port the test tries to connect to while the case runs). The test also prepends a line that makes
+the marker the worker's process name (prctl PR_SET_NAME), so that the worker and everything it
+forks can be found if it outlives grading.
 
 An attack that is not contained is marked xfail(strict=True) with the reason: the gap stays visible
 and CI stays green; the strict mark turns red when the gap is closed, so the mark is removed then.
@@ -20,11 +28,13 @@ and CI stays green; the strict mark turns red when the gap is closed, so the mar
 from __future__ import annotations
 
 import dataclasses
+import glob
 import importlib
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -34,13 +44,14 @@ import pytest
 
 from assignments import ASSIGNMENTS_DIR
 from grader.cli import run_checks
-from grader.sandbox import SandboxedSubmission, bwrap_path
+from grader.sandbox import Limits, SandboxedSubmission, bwrap_path, landlock_abi
+from grader.submission import wait_allowance
 from helpers import copy_solutions
 
 A1 = "a1_backprop"
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).parent / "hostile"
-#: Wall-clock seconds the attacked exercise may spend (a hang costs this plus the sandbox's grace).
+#: CPU seconds the attacked exercise may spend (a hang costs its waiting allowance).
 EXERCISE_TIMEOUT = 3.0
 #: The same for the untouched exercises: generous, since the budget counts the checker's own time too.
 UNTOUCHED_TIMEOUT = 30.0
@@ -51,7 +62,14 @@ UNTOUCHED = {"layers": ["svm_loss", "mse_loss"], "losses": ["relu_forward", "lea
 HANG = ("did not return", "time budget")
 WRONG = ("differs from the reference",)
 CRASH = ("crashed the worker",)
-
+STOPPED = ("was stopped",)
+#: The confinements a case runs in: "best" is bubblewrap where installed, else Landlock.
+BOTH = ("bubblewrap", "landlock")
+#: How much the trusted process's peak memory may grow while it grades one case.
+PEAK_GROWTH = 300 << 20
+#: Whatever a submission's processes hold together may not pass its limit by more than this (the
+#: watchdog looks every 50 ms, and memory is touched fast).
+MEMORY_SLACK = 1 << 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +81,12 @@ class Case:
     target: str = "relu_forward"
     expect: tuple[str, ...] = WRONG
     status: str = "checked"
-    #: Attacks on confinement (files, network, processes) are only contained with bubblewrap; without
-    #: it they would run loose on this machine (a worker that keeps root's rights has no process limit).
-    needs_bwrap: bool = False
+    #: The confinements it runs in (BOTH for attacks whose containment depends on it).
+    modes: tuple[str, ...] = ("best",)
+    #: Empty folders shipped beside the attacked assignment.
+    extra_folders: tuple[str, ...] = ()
+    #: Seconds the attacked exercise may take at most, where the attack is on time itself.
+    max_seconds: float | None = None
     xfail: str = ""
 
 
@@ -76,11 +97,11 @@ CASES = {
     "wrong_signature": Case(expect=("TypeError",)),
     "exception": Case(expect=("ValueError: hostile",)),
     "infinite_loop": Case(expect=HANG),
-    "sleep": Case(expect=HANG),
+    "sleep": Case(expect=HANG, max_seconds=wait_allowance(EXERCISE_TIMEOUT) + 10),
     "memory_bomb_alloc": Case(expect=("MemoryError",)),
     "memory_bomb_list": Case(expect=("MemoryError",)),
-    "fork_bomb": Case(expect=WRONG + CRASH + HANG + ("nondeterministic", "has shape"), needs_bwrap=True),
-    "fork_and_hold": Case(needs_bwrap=True),
+    "fork_bomb": Case(expect=WRONG + CRASH + HANG + STOPPED + ("nondeterministic", "has shape"), modes=BOTH),
+    "fork_and_hold": Case(modes=BOTH),
     "segfault": Case(expect=CRASH),
     "sys_exit": Case(expect=("SystemExit",)),
     "os_exit": Case(expect=CRASH),
@@ -89,21 +110,31 @@ CASES = {
     "ignore_signals": Case(expect=HANG),
     # "differs" (not a type error, not an AssertionError) also shows that the patches took effect.
     "numpy_monkeypatch": Case(),
-    "tamper_checker": Case(),
-    "write_results": Case(needs_bwrap=True),
-    "read_solutions": Case(needs_bwrap=True),
-    "socket_loopback": Case(needs_bwrap=True),
-    "socket_public": Case(needs_bwrap=True),
+    "tamper_checker": Case(modes=BOTH),
+    "write_results": Case(modes=BOTH),
+    "read_solutions": Case(modes=BOTH),
+    "read_other_submissions": Case(modes=BOTH),
+    "socket_loopback": Case(modes=BOTH),
+    "socket_public": Case(modes=BOTH),
+    "bind_port": Case(modes=BOTH),
     "eq_always_true": Case(expect=("cannot use", "AlwaysEqual")),
     "ndarray_subclass": Case(expect=("numpy subclass",)),
     "numpy_matrix": Case(module="losses", target="softmax", expect=("numpy subclass",)),
     "mutate_inputs": Case(expect=WRONG + ("modified its argument",)),
     "import_torch": Case(expect=("imports torch",), status="forbidden"),
-    "import_torch_dynamic": Case(expect=("not allowed",)),
+    "import_torch_dynamic": Case(expect=("not allowed", "No module named", "Permission denied"), modes=BOTH),
+    "undo_import_blocker": Case(expect=("No module named", "Permission denied"), modes=BOTH),
     "huge_array": Case(expect=CRASH + ("MemoryError", "cannot use")),
     "object_dtype": Case(expect=("dtype object",)),
     "cache_of_references": Case(expect=("cannot use",)),
-    "surviving_grandchild": Case(needs_bwrap=True),
+    "surviving_grandchild": Case(modes=BOTH),
+    "extra_assignment_folder": Case(extra_folders=("a7_distributed",), modes=BOTH),
+    "forked_memory": Case(expect=STOPPED + CRASH),
+    "tmp_flood": Case(expect=WRONG + HANG + STOPPED, modes=BOTH),
+    "forged_answer": Case(expect=CRASH),
+    "sleepy_getattr": Case(expect=("did not return",), status="timeout",
+                           max_seconds=wait_allowance(EXERCISE_TIMEOUT) + 10),
+    "seed_search": Case(modes=BOTH),
 }
 
 
@@ -112,16 +143,19 @@ def marker() -> str:
     return "dlgh" + uuid.uuid4().hex[:10]
 
 
-def plant(root: Path, name: str, case: Case, mark: str, port: int = 9) -> Path:
+def plant(root: Path, name: str, case: Case, mark: str, port: int = 9, bind_port: int = 9) -> Path:
     """A copy of the solutions at root/ with attack `name` appended to (or, for missing_module,
     in place of) the module it attacks."""
     copy_solutions(root)
+    for folder in case.extra_folders:
+        (root / folder).mkdir()
     path = root / A1 / f"{case.module}.py"
     if name == "missing_module":
         path.unlink()
         return root
     source = (CORPUS / f"{name}.py").read_text()
-    source = source.replace("__MARKER__", mark).replace("__REPO__", str(REPO)).replace("__PORT__", str(port))
+    source = (source.replace("__MARKER__", mark).replace("__REPO__", str(REPO)).replace("__PORT__", str(port))
+              .replace("__BINDPORT__", str(bind_port)))
     # The worker's name (/proc/PID/comm) becomes the marker, inherited by whatever it forks.
     tag = f'\ntry:\n    __import__("ctypes").CDLL(None).prctl(15, b"{mark}", 0, 0, 0)\nexcept Exception:\n    pass\n\n'
     path.write_text(path.read_text() + "\n" + tag + source)
@@ -146,6 +180,19 @@ def processes_with(mark: str) -> list[tuple[int, str, str]]:
     return found
 
 
+def named(mark: str) -> list[int]:
+    """The processes whose name (/proc/PID/comm) is `mark`: the worker and what it forked (cheaper
+    to find than `processes_with`)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/comm").read_text().strip() == mark:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
 def no_process_left(mark: str, wait: float = 3.0) -> list[tuple[int, str, str]]:
     """The processes carrying `mark` still alive after up to `wait` seconds; kills them (they are
     this test's), so that a failing case does not leave them behind either."""
@@ -160,17 +207,89 @@ def no_process_left(mark: str, wait: float = 3.0) -> list[tuple[int, str, str]]:
     return left
 
 
+def marked_files(mark: str) -> list[str]:
+    """Files named with the marker in this machine's /tmp and /dev/shm."""
+    return [p for top in ("/tmp", "/dev/shm", str(Path(os.environ.get("TMPDIR", "/tmp"))))
+            for p in glob.glob(os.path.join(top, f"*{mark}*"))]
+
+
+class MemoryWatch:
+    """Samples, every 0.1 s while grading runs, the memory of the processes named with a marker
+    (their proportional set sizes, added up), and the trusted process's own peak."""
+
+    def __init__(self, mark: str):
+        self.mark, self.peak, self._stop = mark, 0, threading.Event()
+        Path("/proc/self/clear_refs").write_text("5")  # the peak RSS (VmHWM) starts again from now
+        self.trusted_start = _status_kb("VmRSS") << 10
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.1):
+            total = 0
+            for pid in named(self.mark):
+                try:
+                    total += sum(int(line.split()[1]) << 10 for line in open(f"/proc/{pid}/smaps_rollup")
+                                 if line.startswith("Pss:"))
+                except (OSError, ValueError, IndexError):
+                    pass
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> tuple[int, int]:
+        """(the marked processes' peak, the trusted process's peak growth), in bytes."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak, (_status_kb("VmHWM") << 10) - self.trusted_start
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PortProbe:
+    """Tries, every 50 ms while grading runs, to connect to a port on this machine's loopback."""
+
+    def __init__(self, port: int):
+        self.port, self.reached, self._stop = port, False, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    self.reached = True
+            except OSError:
+                pass
+
+    def stop(self) -> bool:
+        self._stop.set()
+        self._thread.join()
+        return self.reached
+
+
 def grade(root: Path, attacked: str, untouched: list[str]):
     """What `run_checks([attacked, *untouched], root, "grading", seed=0, sandbox=True, ...)` does,
-    with a short time budget for the attacked exercise and a generous one for the others."""
+    with a short time budget for the attacked exercise and a generous one for the others (which
+    are checked on fewer examples: only whether they keep their points matters)."""
     from checkers.profiles import get_profile
     from checkers.registry import select
     from checkers.runner import check_exercise
     from grader.cli import open_submission
 
     profile = get_profile("grading", 0)
+    quick = dataclasses.replace(profile, max_examples=10)
     with open_submission(root, sandbox=True) as submission:
-        return [check_exercise(e, submission, profile,
+        return [check_exercise(e, submission, profile if e.name == attacked else quick,
                                timeout=EXERCISE_TIMEOUT if e.name == attacked else UNTOUCHED_TIMEOUT)
                 for e in select([attacked, *untouched])]
 
@@ -196,15 +315,31 @@ def forged_paths(mark: str, root: Path) -> list[Path]:
     return found
 
 
+HAS_BWRAP = bwrap_path() is not None
+HAS_LANDLOCK = landlock_abi() >= 1
+needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="bubblewrap is not installed (or DLGRADE_NO_BWRAP is set)")
+needs_confinement = pytest.mark.skipif(not (HAS_BWRAP or HAS_LANDLOCK), reason="neither bubblewrap nor Landlock here: "
+                                       "hostile code is not run loose on this machine")
+
+
+def use_mode(mode: str, monkeypatch) -> None:
+    """Grade in `mode`: bubblewrap, or Landlock alone (as if bubblewrap were missing)."""
+    if mode == "landlock":
+        monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+
+
 def _params():
     for name, case in CASES.items():
-        marks = []
-        if case.xfail:
-            marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
-        if case.needs_bwrap:
-            marks.append(pytest.mark.skipif(bwrap_path() is None, reason="contained only by bubblewrap, which is "
-                                            "not installed (or DLGRADE_NO_BWRAP is set): not run loose here"))
-        yield pytest.param(name, case, id=name, marks=marks)
+        modes = ["bubblewrap" if HAS_BWRAP else "landlock"] if case.modes == ("best",) else list(case.modes)
+        for mode in modes:
+            marks = []
+            if case.xfail:
+                marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
+            if mode == "bubblewrap" and not HAS_BWRAP:
+                marks.append(pytest.mark.skip(reason="bubblewrap is not installed (or DLGRADE_NO_BWRAP is set)"))
+            if mode == "landlock" and not HAS_LANDLOCK:
+                marks.append(pytest.mark.skip(reason="this kernel has no Landlock: hostile code is not run loose here"))
+            yield pytest.param(name, case, mode, id=f"{name}-{mode}", marks=marks)
 
 
 def test_every_corpus_file_is_a_case_with_a_docstring():
@@ -215,16 +350,19 @@ def test_every_corpus_file_is_a_case_with_a_docstring():
         assert source.startswith('"""Attacks '), f"{name}.py should open with a docstring saying what it attacks"
 
 
-@pytest.mark.parametrize("name, case", list(_params()))
-def test_hostile_submission_is_contained(name, case, tmp_path, monkeypatch, capfd):
+@pytest.mark.parametrize("name, case, mode", list(_params()))
+def test_hostile_submission_is_contained(name, case, mode, tmp_path, monkeypatch, capfd):
+    use_mode(mode, monkeypatch)
     mark = marker()
     server = socket.create_server(("127.0.0.1", 0))
     server.setblocking(False)
     # A gradebook named in the environment: the attack looks for such variables to overwrite.
     monkeypatch.setenv("DLGRADE_GRADEBOOK", str(tmp_path / "gradebook.json"))
     monkeypatch.setenv("RESULTS_PATH", str(tmp_path / "results.json"))
-    root = plant(tmp_path / "submission", name, case, mark, port=server.getsockname()[1])
+    bind_port = free_port()
+    root = plant(tmp_path / "submission", name, case, mark, port=server.getsockname()[1], bind_port=bind_port)
     untouched = UNTOUCHED[case.module]
+    probe, memory = PortProbe(bind_port), MemoryWatch(mark)
     try:
         start = time.monotonic()
         results = grade(root, case.target, untouched)
@@ -237,6 +375,8 @@ def test_hostile_submission_is_contained(name, case, tmp_path, monkeypatch, capf
             reached = False
     finally:
         server.close()
+        bound = probe.stop()
+        held, trusted_growth = memory.stop()
     left = no_process_left(mark)
     out, err = capfd.readouterr()
     attacked, others = results[0], results[1:]
@@ -250,15 +390,21 @@ def test_hostile_submission_is_contained(name, case, tmp_path, monkeypatch, capf
         {r.name: messages(r) for r in others if not r.passed}
     assert left == [], f"{name} left processes running: {left}"
     assert not reached, f"{name} reached a server on the grading machine's loopback"
+    assert not bound, f"{name} listened on a port of the grading machine's loopback"
     assert forged_paths(mark, tmp_path / "submission") == [], f"{name} wrote files outside the sandbox"
+    assert marked_files(mark) == [], f"{name} left files in /tmp or /dev/shm"
+    assert held < Limits().memory_bytes + MEMORY_SLACK, f"{name}'s processes held {held / 2**30:.2f} GiB together"
+    assert trusted_growth < PEAK_GROWTH, f"the trusted process's peak memory grew by {trusted_growth >> 20} MB"
     assert len(out) + len(err) < 100_000, f"{name} flooded the test process's output ({len(out) + len(err)} characters)"
+    if case.max_seconds is not None:
+        assert attacked.seconds < case.max_seconds, f"the attacked exercise took {attacked.seconds:.0f} s"
     assert seconds < EXERCISE_TIMEOUT + 2 + 60, f"grading took {seconds:.0f} s"
 
 
 # -- the detector ----------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
+@needs_confinement
 def test_the_process_scan_sees_a_live_worker_and_its_grandchild(tmp_path):
     """The leftover scan is not vacuous: while the sandbox holds the worker (tagged by `plant`) and
     the grandchild of surviving_grandchild, both are found; after close, neither is."""
@@ -285,7 +431,7 @@ BATCH_ATTACKS = ["infinite_loop", "segfault", "fork_bomb", "surviving_grandchild
 BATCH_TIMEOUT = 6.0
 
 
-@pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
+@needs_confinement
 def test_a_batch_with_hostile_submissions_grades_the_correct_ones_in_full(tmp_path):
     mark = marker()
     subs = tmp_path / "submissions"
@@ -336,8 +482,10 @@ def start_a_thread_and_a_process():
 '''
 
 
-@pytest.mark.skipif(bwrap_path() is None, reason="bubblewrap is not installed")
-def test_a_submission_holding_its_process_slots_leaves_those_of_its_neighbours(tmp_path):
+@pytest.mark.parametrize("mode", [pytest.param("bubblewrap", marks=needs_bwrap),
+                                  pytest.param("landlock", marks=pytest.mark.skipif(not HAS_LANDLOCK, reason="no Landlock"))])
+def test_a_submission_holding_its_process_slots_leaves_those_of_its_neighbours(mode, tmp_path, monkeypatch):
+    use_mode(mode, monkeypatch)
     mark = marker()
     hog = plant(tmp_path / "hog", "fork_and_hold", CASES["fork_and_hold"], mark)
     neighbour = tmp_path / "neighbour"
@@ -406,8 +554,8 @@ def relu_backward(dout, cache):
 '''
 
 
-def test_without_bwrap_the_worker_runs_gives_the_same_verdicts_and_says_so(tmp_path, monkeypatch, capsys):
-    """A normal submission (one planted mistake) only: hostile code must not run unconfined."""
+def test_without_bwrap_the_worker_gives_the_same_verdicts_and_says_how_it_is_confined(tmp_path, monkeypatch, capsys):
+    """A normal submission (one planted mistake): the same verdicts with bubblewrap and with Landlock."""
     import grader.sandbox
 
     copy_solutions(tmp_path)
@@ -431,15 +579,18 @@ def test_without_bwrap_the_worker_runs_gives_the_same_verdicts_and_says_so(tmp_p
     notices = [line for line in err.splitlines() if line.startswith("dlgrade: ")]
     assert len(notices) == len(set(notices)), f"a notice was repeated: {err}"
     assert any("bubblewrap (bwrap) not found" in n for n in notices), err
+    if HAS_LANDLOCK:
+        assert any("confined with Landlock" in n for n in notices), err
 
 
-def test_without_bwrap_as_root_the_keeps_root_warning_is_printed(tmp_path, monkeypatch, capsys):
+def test_without_bwrap_or_landlock_as_root_the_keeps_root_warning_is_printed(tmp_path, monkeypatch, capsys):
     import grader.sandbox
 
-    if os.getuid() != 0 or grader.sandbox._world_readable(Path(sys.executable)):
+    if os.getuid() != 0 or all(grader.sandbox._readable_by_others(Path(p)) for p in (sys.executable, sys.base_prefix)):
         pytest.skip("the worker drops to an unprivileged user here")
     copy_solutions(tmp_path)
     monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+    monkeypatch.setenv("DLGRADE_NO_LANDLOCK", "1")
     monkeypatch.setattr(grader.sandbox, "_notices_given", set())
     with SandboxedSubmission(tmp_path, call_timeout=10) as sub:
         assert sub.function_status(A1, "layers", "relu_forward") is None

@@ -46,6 +46,53 @@ def test_malformed_messages_are_refused(header):
         wire.receive(stream)
 
 
+def _forged(header: bytes, announced: int | None = None, tail: bytes = b"") -> bytes:
+    return struct.pack(">Q", len(header) if announced is None else announced) + header + tail
+
+
+#: Forged messages as a hostile worker would write them to its answer pipe.
+FORGED = {
+    "announces_80_MB": _forged(b"[" + b"[]," * 1000, announced=80_000_000),
+    "many_elements": _forged(b'{"body": [' + b"[]," * 300_000 + b'[]], "arrays": []}'),
+    "deep_nesting": _forged(b"[" * 200_000 + b"]" * 200_000),
+    "real_depth_behind_brackets_in_strings": _forged(b'{"body": {"x": "]]]]]]"}, "arrays": [' + b"[" * 100
+                                                                  + b"]" * 100 + b"]}"),
+    "shape_overflow": _forged(json.dumps({"body": {"a": 0}, "arrays": [["<f8", [2**40, 2**40, 2**40], 0]]}).encode()),
+    "int64_wraparound": _forged(json.dumps({"body": {"a": 0}, "arrays": [["<f8", [2**32, 2**32], 0]]}).encode()),
+    "huge_array": _forged(json.dumps({"body": {"a": 0}, "arrays": [["<f8", [2**28], 2**31]]}).encode()),
+    "too_many_arrays": _forged(json.dumps({"body": None, "arrays": [["<f8", [0], 0]] * 20_000}).encode()),
+    "huge_integer": _forged(b'{"body": {"v": ' + b"9" * 100_000 + b'}, "arrays": []}'),
+    "not_an_object": _forged(b"[1, 2, 3]"),
+    "bad_dtype": _forged(json.dumps({"body": {"a": 0}, "arrays": [["(1000000000,)f8", [1], 8]]}).encode()),
+}
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) << 10
+    return 0
+
+
+@pytest.mark.parametrize("name", list(FORGED))
+def test_forged_answers_are_refused_before_they_cost_memory(name):
+    Path("/proc/self/clear_refs").write_text("5")  # the peak RSS starts again from here
+    start = _peak_rss()
+    with pytest.raises(wire.WireError):
+        wire.receive(io.BytesIO(FORGED[name]))
+    assert _peak_rss() - start < 50 << 20
+
+
+def test_an_answer_that_nests_values_deeply_is_refused_when_encoded():
+    deep: list = []
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(wire.WireError):
+        wire.encode({"v": deep})
+    with pytest.raises(wire.WireError):
+        wire.encode({"v": "x" * (wire.MAX_HEADER_BYTES + 1)})
+
+
 def test_values_that_may_not_cross_are_refused():
     for bad in (np.array([object()]), object(), {1: 2}, np.ma.array([1.0])):
         with pytest.raises(wire.WireError):
@@ -94,7 +141,8 @@ def test_a_hung_call_is_stopped_and_the_next_call_gets_a_fresh_worker(tmp_path):
     path = planted(tmp_path, "layers", """
         import signal
         def tanh_forward(x):
-            signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the worker's own timer cannot stop it
+            for timer in (signal.SIGALRM, signal.SIGPROF):  # the worker's own timers cannot stop it
+                signal.signal(timer, signal.SIG_IGN)
             while True:
                 pass
     """)
@@ -137,3 +185,38 @@ def test_a_forbidden_import_is_a_verdict_in_both_modes(tmp_path):
         softmax_loss, relu = results
         assert softmax_loss.status == "forbidden" and "imports torch" in softmax_loss.reason
         assert softmax_loss.points == 0 and relu.passed
+
+
+# -- answers forged on the worker's pipe -----------------------------------------------------------------
+
+
+FORGER = """
+    import fcntl, os, stat, struct
+    def forge(data):
+        for fd in range(3, 256):
+            try:
+                if stat.S_ISFIFO(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+            except OSError:
+                continue
+        return "forged"
+"""
+
+
+def test_forged_answers_on_the_worker_s_pipe_are_that_call_s_verdict(tmp_path):
+    """Each forged answer (written by student code straight to the answer pipe, before the real
+    one) is a crash of that call, costs the trusted process no memory, and the next call gets a
+    fresh worker."""
+    path = planted(tmp_path, "layers", FORGER)
+    with SandboxedSubmission(path, call_timeout=20) as sub:
+        Path("/proc/self/clear_refs").write_text("5")
+        start = _peak_rss()
+        for name, data in FORGED.items():
+            outcome = sub.call(A1, "layers", "forge", [np.frombuffer(data, dtype=np.uint8).copy()])
+            assert outcome.error is not None and outcome.error.kind == "crash", (name, outcome)
+            after = sub.call(A1, "layers", "relu_forward", [np.array([-1.0, 2.0])], keep=(1,))
+            assert after.error is None and after.value[0].tolist() == [0.0, 2.0], (name, after.error)
+        growth = _peak_rss() - start
+    assert growth < 100 << 20, f"the trusted process's peak memory grew by {growth >> 20} MB"

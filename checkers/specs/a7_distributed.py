@@ -15,7 +15,6 @@ tensors each) and do not shrink.
 
 from __future__ import annotations
 
-from functools import cache
 
 import numpy as np
 from hypothesis import strategies as st
@@ -89,22 +88,14 @@ def _compare_sum(what: str, actual, inputs: list[np.ndarray]) -> None:
 # GPU properties: skipped with a reason where there is none
 
 
-@cache
-def _trusted_gpus() -> int:
-    import torch
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
 def needs_gpus(count: int):
-    """A skip_if: the reason to skip where this machine or the worker has fewer than `count` GPUs."""
+    """A skip_if: the reason to skip where the student's code cannot be given `count` GPUs. The
+    count comes from the trusted side (the machine's devices and what the sandbox passes on),
+    never from the student's own process."""
     def reason(ctx: Context) -> str | None:
-        here = _trusted_gpus()
+        here = ctx.submission.gpu_count(ctx.exercise.assignment)
         if here < count:
-            return f"needs {count} CUDA GPU{'s' if count > 1 else ''}; this machine has {here}"
-        seen = ctx.call(ctx.exercise.name, via="gpus").value
-        if not isinstance(seen, int) or seen < count:
-            return (f"needs {count} CUDA GPU{'s' if count > 1 else ''}; the worker sees {seen} of this machine's "
-                    f"{here} (the sandbox hides them: run with --no-sandbox)")
+            return f"needs {count} CUDA GPU{'s' if count > 1 else ''}; the student's code can use {here} here"
         return None
     return reason
 

@@ -1,0 +1,230 @@
+"""Confinement the worker puts on itself, before any student code runs, where bubblewrap is missing.
+
+Everything here is called by the worker's start-up code (grader/worker.py), which the trusted side
+wrote and which runs before the first student module is imported; from then on the restrictions
+hold for the worker and everything it forks, and nothing the submission does can lift them.
+
+- **Landlock** (Linux 5.13 and later; network rules from ABI 4, signal and abstract-socket scoping
+  from ABI 6): read-only access to the Python installation and the worker's own copies, write
+  access to its private temporary folder only, no TCP bind or connect, no signals to processes
+  outside the sandbox. The kernel's interface is three system calls on small structures (see
+  landlock(7)); no Python library for it on PyPI is both maintained and complete (network rules
+  are missing from the one most used), so the calls are made here with ctypes.
+- **A private network namespace** where the kernel allows one (as root, or in a user namespace):
+  only a loopback interface of its own, which the a7 tier's process groups use.
+- **An identity of its own**: a uid no other process has (so the kernel's process limit counts
+  this worker alone), no capabilities, and PR_SET_NO_NEW_PRIVS.
+
+No seccomp filter: no well-kept Python binding is on PyPI (libseccomp's own is not published
+there), and Landlock, the uid and the dropped capabilities already take away what a filter would
+mostly be for here (files, network, other processes, privileged calls).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+import signal
+import socket
+import struct
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+# System call numbers: the Landlock calls have the same numbers on every architecture.
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446
+_CREATE_RULESET_VERSION = 1 << 0
+_RULE_PATH_BENEATH, _RULE_NET_PORT = 1, 2
+
+# File-system rights, and the ABI that introduced each of the later ones.
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+_FS_ABI1 = (1 << 13) - 1  # execute ... make_sym
+FS_REFER, FS_TRUNCATE, FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+#: Rights that apply to a file (a rule on a regular file or device may hold only these).
+_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+READ_ONLY = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
+NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
+
+_PR_SET_PDEATHSIG, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 8, 24, 38, 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+_CAP_SETUID = 7
+_CAPABILITY_VERSION_3 = 0x20080522
+_CLONE_NEWUSER, _CLONE_NEWNET = 0x10000000, 0x40000000
+
+
+class ConfinementError(OSError):
+    """A restriction that was asked for could not be put in place."""
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        code = ctypes.get_errno()
+        raise ConfinementError(code, f"{what}: {os.strerror(code)}")
+    return result
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version this kernel offers; 0 where it has none (or it is disabled)."""
+    version = _libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    return max(int(version), 0)
+
+
+def _fs_rights(abi: int) -> int:
+    rights = _FS_ABI1
+    if abi >= 2:
+        rights |= FS_REFER
+    if abi >= 3:
+        rights |= FS_TRUNCATE
+    if abi >= 5:
+        rights |= FS_IOCTL_DEV
+    return rights
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+class Ruleset:
+    """A Landlock ruleset being built: `allow` paths, then `enforce` it on this process."""
+
+    def __init__(self, deny_tcp: bool = True):
+        self.abi = landlock_abi()
+        if self.abi < 1:
+            raise ConfinementError(errno.EOPNOTSUPP, "Landlock is not available in this kernel")
+        self.handled_fs = _fs_rights(self.abi)
+        self.handled_net = NET_BIND_TCP | NET_CONNECT_TCP if deny_tcp and self.abi >= 4 else 0
+        self.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if self.abi >= 6 else 0
+        # struct landlock_ruleset_attr grew a field at ABI 4 and another at ABI 6.
+        fields = [self.handled_fs] + ([self.handled_net] if self.abi >= 4 else []) + ([self.scoped] if self.abi >= 6 else [])
+        attr = ctypes.create_string_buffer(struct.pack(f"={len(fields)}Q", *fields), 8 * len(fields))
+        self.fd = _check(_libc.syscall(_SYS_CREATE_RULESET, attr, ctypes.c_size_t(8 * len(fields)), ctypes.c_uint32(0)),
+                         "landlock_create_ruleset")
+
+    @property
+    def denies_tcp(self) -> bool:
+        return bool(self.handled_net)
+
+    def allow(self, path: str, rights: int) -> bool:
+        """Allow `rights` on `path` and everything beneath it; False where it does not exist."""
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            is_dir = os.path.isdir(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else os.path.isdir(path)
+            rights &= self.handled_fs if is_dir else (self.handled_fs & _FILE_RIGHTS)
+            if not rights:
+                return True
+            rule = _PathBeneath(rights, fd)
+            _check(_libc.syscall(_SYS_ADD_RULE, ctypes.c_int(self.fd), ctypes.c_int(_RULE_PATH_BENEATH),
+                                 ctypes.byref(rule), ctypes.c_uint32(0)), f"landlock_add_rule({path})")
+        finally:
+            os.close(fd)
+        return True
+
+    def enforce(self) -> None:
+        """Restrict this process (and what it will fork) to the ruleset, for good. The process
+        must be single-threaded: Landlock binds the calling thread only."""
+        threads = os.listdir("/proc/self/task") if os.path.isdir("/proc/self/task") else ["?"]
+        if len(threads) != 1:
+            raise ConfinementError(errno.EBUSY, f"the worker has {len(threads)} threads; Landlock would bind only one")
+        no_new_privileges()
+        _check(_libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(self.fd), ctypes.c_uint32(0)), "landlock_restrict_self")
+        os.close(self.fd)
+
+
+def no_new_privileges() -> None:
+    """PR_SET_NO_NEW_PRIVS: no exec can grant privileges again (setuid binaries, file capabilities)."""
+    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+
+
+def die_with_parent() -> None:
+    """Have the kernel kill this process when the process that started it ends (a grader killed
+    with SIGKILL takes its workers with it)."""
+    parent = os.getppid()
+    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent:  # the parent ended before the call
+        os._exit(1)
+
+
+def private_network() -> bool:
+    """Move this process into a network namespace of its own, with only a loopback interface
+    (brought up); False where the kernel does not allow it."""
+    uid, gid = os.getuid(), os.getgid()
+    flags = _CLONE_NEWNET if uid == 0 else _CLONE_NEWUSER | _CLONE_NEWNET
+    if _libc.unshare(ctypes.c_int(flags)) != 0:
+        return False
+    if uid != 0:  # map our own ids, so that files keep their owner in the new user namespace
+        try:
+            for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+                with open(f"/proc/self/{name}", "w") as f:
+                    f.write(text)
+        except OSError:
+            return False
+    _loopback_up()
+    return True
+
+
+def _loopback_up() -> None:
+    import fcntl
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sh22x", b"lo", 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s.fileno(), siocgifflags, request))[1]
+        fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sh22x", b"lo", flags | iff_up))
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _set_capabilities(effective: int, permitted: int) -> None:
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)((effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, 0), (effective >> 32, permitted >> 32, 0))
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
+
+
+def _capabilities() -> tuple[int, int]:
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(_libc.capget(ctypes.byref(header), data), "capget")
+    return data[0].effective | data[1].effective << 32, data[0].permitted | data[1].permitted << 32
+
+
+def drop_identity(uid: int, keep_file_access: bool = False) -> None:
+    """Become `uid` (real, effective and saved, group too) with no capabilities at all.
+
+    keep_file_access: keep root's file-system identity (fsuid 0) for the permission checks on
+    files, without any capability. It is for a Python installation that only root can read
+    (under /root): the worker can still load it, while the kernel counts its processes against
+    `uid` (root's are never limited) and it can signal nothing but its own. Landlock must then
+    decide which files it reaches, since ownership no longer does."""
+    os.setgroups([])
+    if not keep_file_access:
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    else:
+        last = int(open("/proc/sys/kernel/cap_last_cap").read()) if os.path.exists("/proc/sys/kernel/cap_last_cap") else 40
+        for cap in range(last + 1):
+            _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+        _check(_libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        _set_capabilities(1 << _CAP_SETUID, 1 << _CAP_SETUID)
+        _libc.setfsuid(0)
+        _set_capabilities(0, 0)
+        _libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
+        if _libc.setfsuid(ctypes.c_int(-1)) != 0:
+            raise ConfinementError(errno.EPERM, "the file-system identity could not be kept")
+    _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if os.getresuid() != (uid, uid, uid) or any(_capabilities()):
+        raise ConfinementError(errno.EPERM, f"could not become uid {uid} without capabilities")

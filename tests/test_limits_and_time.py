@@ -1,0 +1,242 @@
+"""Time and limits of a submission as a whole: CPU time of every process it starts, read by the
+trusted side (so a busy machine changes no grade), every wait counted, one cap on the waiting of
+the whole submission, memory held by all its processes together, and an exercise checked again
+alone when the machine, not the code, ran it out of time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from checkers.profiles import get_profile
+from checkers.registry import select
+from checkers.runner import check_exercise
+from grader import machine
+from grader.cli import run_checks
+from grader.sandbox import SandboxedSubmission, bwrap_path, landlock_abi
+from grader.submission import InProcessSubmission, StudentError, wait_allowance
+from helpers import copy_solutions, planted
+from test_hostile import CASES, MemoryWatch, marker, no_process_left, plant
+
+A1 = "a1_backprop"
+ACCOUNTING = [pytest.param("cgroup", id="cgroup"), pytest.param("proc", id="proc")]
+CONFINED = bwrap_path() is not None or landlock_abi() >= 1
+needs_confinement = pytest.mark.skipif(not CONFINED, reason="hostile code is not run loose on this machine")
+
+BURNERS = """
+    import os, time
+
+    def _burn(seconds):
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    def child_burns():
+        pid = os.fork()
+        if pid == 0:
+            _burn(0.8)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        return 0
+
+    def orphan_burns():
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            if os.fork() == 0:
+                _burn(0.8)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(1.5)  # the orphan, reparented away from the worker, burns meanwhile
+        return 0
+
+    def sleeps():
+        time.sleep(1.0)
+        return 0
+"""
+
+
+@needs_confinement
+@pytest.mark.parametrize("accounting", ACCOUNTING)
+def test_the_cpu_time_of_every_process_of_the_worker_is_charged_and_sleep_is_not(accounting, tmp_path, monkeypatch):
+    if accounting == "proc":
+        monkeypatch.setenv("DLGRADE_NO_CGROUP", "1")
+    path = planted(tmp_path, "layers", BURNERS)
+    with SandboxedSubmission(path, call_timeout=20) as sub:
+        assert (sub._current.cgroup is None) == (accounting == "proc") or accounting == "cgroup"
+        charged = {}
+        for function in ("child_burns", "orphan_burns", "sleeps"):
+            before = sub.student_seconds()
+            outcome = sub.call(A1, "layers", function, [])
+            assert outcome.error is None, outcome.error
+            charged[function] = sub.student_seconds() - before
+    assert charged["child_burns"] >= 0.7 and charged["orphan_burns"] >= 0.7, charged
+    assert charged["sleeps"] < 0.3, charged
+
+
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandbox", "in-process"])
+def test_a_hang_is_stopped_at_the_exercise_s_cpu_budget_and_its_message_says_that_budget(sandboxed, tmp_path):
+    path = planted(tmp_path, "layers", """
+        def relu_forward(x):
+            while True:
+                pass
+    """)
+    names = select(["relu_forward"])
+    submission = SandboxedSubmission(path, call_timeout=1) if sandboxed else InProcessSubmission(path, call_timeout=1)
+    with submission:
+        start = time.monotonic()
+        (result,) = [check_exercise(e, submission, get_profile("grading", 0), timeout=2.5) for e in names]
+        used = submission.student_seconds()
+    said = result.properties[0].message
+    assert "budget of 2.5 s" in said, said
+    assert used >= 2.4, f"the call was stopped after {used:.2f} s of CPU time, before the budget"
+    assert time.monotonic() - start < 30
+
+
+@needs_confinement
+def test_every_wait_counts_status_requests_too_and_the_submission_has_an_overall_cap(tmp_path):
+    """A module that defines nothing but a module-level __getattr__ that sleeps (each request that
+    asks whether a function exists waits): each exercise waits its allowance at most, and once the
+    submission's overall waiting is used up, the exercises left are verdicts."""
+    copy_solutions(tmp_path)
+    (tmp_path / A1 / "layers.py").write_text("import time\n\n\ndef __getattr__(name):\n    time.sleep(60)\n"
+                                             "    raise AttributeError(name)\n")
+    root = tmp_path
+    names = ["relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "elu_forward",
+             "elu_backward", "sigmoid_forward", "sigmoid_backward"]
+    budget = 0.5
+    start = time.monotonic()
+    _, results = run_checks(names, root, "grading", seed=0, sandbox=True, exercise_timeout=budget)
+    seconds = time.monotonic() - start
+    cap = len(names) * budget + 10
+    assert seconds < cap + 15, f"grading took {seconds:.0f} s"
+    assert all(r.points == 0 and r.status == "timeout" for r in results), [(r.name, r.status) for r in results]
+    assert "did not return" in results[0].reason
+    assert "overall time" in results[-1].reason, results[-1].reason
+    assert all(r.seconds < wait_allowance(budget) + 5 for r in results), [round(r.seconds, 1) for r in results]
+
+
+def test_in_process_code_is_charged_its_cpu_time_not_its_sleep(tmp_path):
+    path = planted(tmp_path, "layers", BURNERS)
+    with InProcessSubmission(path, call_timeout=20) as sub:
+        start = sub.student_seconds()
+        assert sub.call(A1, "layers", "sleeps", []).error is None
+        slept = sub.student_seconds() - start
+        sub.call(A1, "layers", "child_burns", [])
+        burnt = sub.student_seconds() - start - slept
+    assert slept < 0.2 and burnt >= 0.7, (slept, burnt)
+
+
+# -- a busy machine ----------------------------------------------------------------------------------
+
+
+#: Exercises graded beside the CPU hogs, with a budget that the wall clock of a busy machine
+#: would exceed (about twice the CPU time they use on a quiet one) but CPU time does not.
+LOADED = ["relu_forward", "dropout_forward"]
+LOADED_BUDGET = 2.5
+
+
+def _verdicts(root: Path):
+    _, results = run_checks(LOADED, root, "grading", seed=0, sandbox=True, exercise_timeout=LOADED_BUDGET)
+    return [(r.name, r.status, r.points, [(p.name, p.passed) for p in r.properties]) for r in results]
+
+
+@needs_confinement
+def test_the_same_submission_gets_the_same_grades_beside_cpu_hogs(tmp_path):
+    copy_solutions(tmp_path)
+    copy_solutions(tmp_path, "a2_regularization")
+    quiet = _verdicts(tmp_path)
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 1))]
+    try:
+        time.sleep(0.5)
+        loaded = _verdicts(tmp_path)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    assert loaded == quiet
+    assert [v[2] for v in quiet] == [e.points for e in select(LOADED)]
+
+
+class _Starved(InProcessSubmission):
+    """A submission whose first exercise run is cut short by a busy machine."""
+
+    runs = 0
+
+    def set_deadline(self, seconds):
+        super().set_deadline(seconds)
+        if seconds is not None:
+            type(self).runs += 1
+
+    def call(self, *args, **kwargs):
+        if type(self).runs == 1:
+            self.load_blamed = True
+            return self._outcome_of_a_busy_machine()
+        return super().call(*args, **kwargs)
+
+    def _outcome_of_a_busy_machine(self):
+        from grader.submission import CallOutcome
+
+        return CallOutcome(error=StudentError("timeout", "stopped by the wall clock on a busy machine"))
+
+
+def test_an_exercise_the_machine_ran_out_of_time_is_checked_again_alone(tmp_path, monkeypatch):
+    copy_solutions(tmp_path)
+    entered = []
+    real_alone = machine.alone
+
+    def spy():
+        entered.append(True)
+        return real_alone()
+
+    monkeypatch.setattr(machine, "alone", spy)
+    (exercise,) = select(["relu_forward"])
+    with _Starved(tmp_path) as sub:
+        result = check_exercise(exercise, sub, get_profile("grading", 0), timeout=5)
+    assert entered == [True] and _Starved.runs == 2
+    assert result.passed and result.points == exercise.points
+
+
+def test_checking_alone_waits_for_the_batch_s_other_checks(tmp_path):
+    machine.share(tmp_path)
+    try:
+        holder = subprocess.Popen([sys.executable, "-c", f"""
+import time
+from grader import machine
+machine.share({str(tmp_path)!r})
+with machine.shared():
+    print("holding", flush=True)
+    time.sleep(1.5)
+"""], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+        assert holder.stdout.readline().strip() == "holding"
+        start = time.monotonic()
+        with machine.alone():
+            waited = time.monotonic() - start
+        holder.wait()
+    finally:
+        machine.share(None)
+    assert waited > 1.0
+
+
+# -- memory of the whole tree, without a cgroup ----------------------------------------------------------
+
+
+@needs_confinement
+def test_memory_is_bounded_for_the_whole_tree_without_a_cgroup(tmp_path, monkeypatch):
+    """The forked_memory attack (four children of 1.25 GiB each) with the /proc accounting."""
+    monkeypatch.setenv("DLGRADE_NO_CGROUP", "1")
+    mark = marker()
+    root = plant(tmp_path, "forked_memory", CASES["forked_memory"], mark)
+    watch = MemoryWatch(mark)
+    with SandboxedSubmission(root, call_timeout=20) as sub:
+        outcome = sub.call(A1, "layers", "relu_forward", [np.array([-1.0, 2.0])])
+    held, _ = watch.stop()
+    assert outcome.error is not None and "GiB together" in outcome.error.message, outcome
+    assert held < 3 << 30, f"the tree held {held / 2**30:.2f} GiB"
+    assert no_process_left(mark) == []

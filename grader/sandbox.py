@@ -380,12 +380,16 @@ class _Reader:
 
 
 def _copy_modules(root: Path, dest: Path) -> None:
-    """Copy the submission's modules (ASSIGNMENT/*.py, and a manifest if any), nothing else."""
-    dest.mkdir(parents=True)
-    for source in sorted(root.glob("*/*.py")):
-        if source.is_file() and not source.is_symlink() and source.stat().st_size < (4 << 20):
-            (dest / source.parent.name).mkdir(exist_ok=True)
-            shutil.copyfile(source, dest / source.parent.name / source.name)
+    """Copy the submission's modules (ASSIGNMENT/*.py of the course's assignments), nothing else,
+    through grader.intake: names checked, links followed only inside the submission (one that
+    leaves it raises intake.Refused), sizes bounded."""
+    from grader import intake
+
+    try:
+        intake.copy_modules(root, dest)
+    except BaseException:
+        shutil.rmtree(dest.parent, ignore_errors=True)  # the private folder made for this worker alone
+        raise
 
 
 def _handles(value: Any):

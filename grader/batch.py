@@ -112,7 +112,7 @@ def discover(submissions_dir: Path | str, work_dir: Path | str,
 
 def _discover_one(name: str, entry: Path, work_dir: Path, known) -> Discovered | None:
     """One entry of the submissions folder as a submission (None: not one, e.g. a roster file)."""
-    is_zip = entry.suffix.lower() == ".zip"
+    is_zip = entry.suffix.lower() == ".zip" and not entry.is_dir()
     if entry.is_symlink():
         if not (is_zip or entry.is_dir()):
             return None
@@ -122,7 +122,7 @@ def _discover_one(name: str, entry: Path, work_dir: Path, known) -> Discovered |
     fresh = Path(tempfile.mkdtemp(prefix="submission-", dir=work_dir))  # named by no part of the submission
     folder = entry
     if is_zip:
-        if not entry.is_file():
+        if not entry.is_file():  # a fifo or device with a zip's name
             raise intake.Refused(f"{intake.shown(entry.name)} is not a regular file: not graded")
         folder = fresh / "unpacked"
         try:

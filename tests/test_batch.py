@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from assignments import ASSIGNMENTS_DIR
 from checkers.registry import select
-from grader import batch, intake
+from grader import intake
 from grader.batch import BatchInterrupted, GradebookMismatch, discover, grade_batch
 from grader.cli import main
 from grader.gradebook import Gradebook

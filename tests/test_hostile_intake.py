@@ -35,7 +35,7 @@ from checkers.registry import all_exercises, select
 from grader import batch, escape, intake
 from grader.batch import discover, grade_batch
 from grader.cli import main
-from grader.export import (classroom_result, classroom_summary, export, export_all, feedback_markdown,
+from grader.export import (classroom_result, classroom_summary, export, export_all,
                            gradescope_result, prairielearn_result)
 from grader.gradebook import Gradebook
 from grader.instructor_report import build_report

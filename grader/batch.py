@@ -94,8 +94,9 @@ def discover(submissions_dir: Path | str, work_dir: Path | str,
     work_dir.mkdir(parents=True, exist_ok=True)
     known = intake.known_modules(assignments)
     entries = sorted(p for p in submissions_dir.iterdir() if not intake.ignored(p.name))
-    folder_names = {p.name for p in entries if p.is_dir()}
-    names = intake.unique([intake.display_name(p.name if p.is_dir() or p.stem in folder_names else p.stem)
+    # A zip is named by its stem, or by its whole file name where another entry has that stem.
+    stems = [p.name if p.is_dir() else p.stem for p in entries]
+    names = intake.unique([intake.display_name(p.name if p.is_dir() or stems.count(p.stem) > 1 else p.stem)
                            for p in entries])
     found = []
     for name, entry in zip(names, entries):

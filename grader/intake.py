@@ -99,18 +99,23 @@ def checked_module(assignment: object, module: object, known: Mapping[str, froze
 
 
 def display_name(raw: str) -> str:
-    """A submission's name for the gradebook from a folder or file name: bytes that are not UTF-8
-    replaced (a file name may hold any bytes), shortened with a digest of the full name when
-    longer than MAX_DISPLAY_NAME. Escaping for each output is grader.escape's job."""
-    text = os.fsencode(raw).decode("utf-8", "replace")
+    """A submission's name for the gradebook from a folder or file name. A name that is not UTF-8
+    (a file name may hold any bytes) gets U+FFFD in place of those bytes and a digest of the
+    bytes, so that two such names stay apart whatever else the folder holds; a name longer than
+    MAX_DISPLAY_NAME is shortened, with a digest of the whole. Escaping for each output is
+    grader.escape's job."""
+    raw_bytes = os.fsencode(raw)
+    text = raw_bytes.decode("utf-8", "replace")
+    if text.encode("utf-8") != raw_bytes:
+        text = f"{text} [{hashlib.sha256(raw_bytes).hexdigest()[:8]}]"
     if len(text) > MAX_DISPLAY_NAME:
-        text = text[:MAX_DISPLAY_NAME - 10] + "…" + _digest(text)
+        text = text[:MAX_DISPLAY_NAME - 12] + "…" + _digest(text)
     return text
 
 
 def unique(names: list[str]) -> list[str]:
-    """`names` with repeats told apart (`name (2)`, `name (3)`, ...), in order, so two submissions
-    whose names are the same after `display_name` never share a gradebook row."""
+    """`names` with repeats told apart (`name (2)`, `name (3)`, ...), in order: a last guard that
+    no two submissions share a gradebook row."""
     out: list[str] = []
     seen: set[str] = set()
     for name in names:

@@ -20,6 +20,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import xml.etree.ElementTree as ET
 import zipfile
@@ -225,12 +226,17 @@ def test_any_folder_name_is_a_gradebook_name_and_two_never_share_a_row(tmp_path,
 
 
 def test_undecodable_names_that_become_the_same_text_stay_apart(tmp_path):
+    """Names that are the same once their bytes are decoded never share a row, and keep their name
+    when more submissions arrive."""
     subs = tmp_path / "subs"
     subs.mkdir()
     for raw in (b"caf\xe9", b"caf\xe8", "caf\ufffd".encode()):
         os.makedirs(os.path.join(os.fsencode(subs), raw, b"a1_backprop"))
     names = [d.name for d in discover(subs, tmp_path / "work", [A1])]
-    assert sorted(names) == ["caf\ufffd", "caf\ufffd (2)", "caf\ufffd (3)"]
+    assert len(set(names)) == 3 and "caf\ufffd" in names and all(n.startswith("caf\ufffd") for n in names)
+    # Each name depends on its own bytes, not on what else the folder holds (a rerun resumes rightly).
+    os.makedirs(os.path.join(os.fsencode(subs), b"caf\xe0", b"a1_backprop"))
+    assert set(names) < {d.name for d in discover(subs, tmp_path / "work2", [A1])}
 
 
 def test_exports_name_files_by_a_safe_name_never_the_submission_name(tmp_path):
@@ -251,12 +257,16 @@ def test_exports_name_files_by_a_safe_name_never_the_submission_name(tmp_path):
     assert (out / "feedback" / "submission_12345.md").is_file()  # an ordinary name stays as it is
 
 
-def test_dask_shipping_writes_only_checked_module_paths(tmp_path):
-    for rel in ("../../owned.py", "/tmp/owned.py", "a1_backprop/../../owned.py", "nope/layers.py",
-                "a1_backprop/x/y.py", "a1_backprop/__init__.py"):
+def test_dask_shipping_writes_only_checked_module_paths(tmp_path, monkeypatch):
+    # The worker's scratch folder deep inside tmp_path, so that wherever a path would land, it is seen.
+    scratch = tmp_path / "a" / "b" / "c" / "d"
+    scratch.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    for rel in ("../../owned.py", "../../../../owned.py", str(tmp_path / "owned.py"), "a1_backprop/../../owned.py",
+                "nope/owned.py", "a1_backprop/x/owned.py", "a1_backprop/__init__.py"):
         result = batch._grade_shipped({rel: b"owned = 1", "a1_backprop/layers.py": b""}, NAMES, 0, 10, False)
         assert result["status"] == "error" and result["score"] == 0 and "not graded" in result["error"], rel
-    assert not [p for p in files_under(Path("/tmp")) if p.name == "owned.py"]
+    assert not [p for p in files_under(tmp_path) if p.name in ("owned.py", "__init__.py")]
     (tmp_path / "sub" / A1).mkdir(parents=True)
     (tmp_path / "sub" / A1 / "layers.py").symlink_to(ASSIGNMENTS_DIR / A1 / "layers.py")
     with pytest.raises(intake.Refused, match="link outside the submission"):
@@ -707,7 +717,7 @@ def test_the_cli_check_json_of_a_hostile_message_is_strict_json(tmp_path):
 # -- end to end: a batch of every attack beside correct submissions --------------------------------
 
 
-def test_a_batch_of_intake_attacks_completes_and_only_the_correct_score(tmp_path):
+def test_a_batch_of_intake_attacks_completes_and_only_the_correct_score(tmp_path, monkeypatch):
     subs = tmp_path / "subs"
     copy_solutions(subs / "correct")
     copy_solutions(subs / "$\\foo{$ =WEBSERVICE(1) \n\n<img src=x onerror=alert(1)>")
@@ -723,6 +733,9 @@ def test_a_batch_of_intake_attacks_completes_and_only_the_correct_score(tmp_path
     zip_of(subs / "zip_slip.zip", [("../../owned.py", b"owned = 1")])
     os.mkfifo(copy_solutions(subs / "fifo") / "helpers.py")
     db = tmp_path / "book.sqlite"
+    # The batch's work folder deep inside tmp_path, so that a path escaping it is seen below.
+    (tmp_path / "t" / "m" / "p").mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "t" / "m" / "p"))
 
     for _ in range(2):  # a rerun completes the same way: nothing that broke discovery sticks
         summary = grade_batch(subs, NAMES, db, jobs=2, seed=5, sandbox=SANDBOX, progress=False, regrade=True)

@@ -12,28 +12,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import statistics
 import tempfile
 import threading
 import time
-import zipfile
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-#: A zip may unpack to at most this many bytes, and a submission may not be larger when shipped.
-MAX_UNPACKED_BYTES = 50 * 2**20
-#: A zip may hold at most this many members.
-MAX_MEMBERS = 2000
+from grader import intake
+
 #: Modules imported by the forkserver once, before it forks the pool's workers (torch among them).
 #: Not grader.cli: under `python -m grader.cli` each worker runs it again as its main module.
 PRELOAD = ["checkers.registry", "checkers.runner", "checkers.properties", "checkers.oracle", "grader.report",
            "grader.batch"]
-#: Entries that are never part of a submission (macOS archive debris, caches, hidden files).
-_IGNORED = ("__MACOSX", "__pycache__")
 
 
 def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeout: float = 60.0,
@@ -74,129 +68,121 @@ def error_result(message: str, max_score: float = 0.0, seconds: float = 0.0) -> 
 
 
 class Discovered(NamedTuple):
-    """One submission: its name in the gradebook, the folder to grade (laid out like the
-    release), and why it cannot be graded (None when it can; then `path` is what was found)."""
+    """One submission: its name in the gradebook, the folder to grade (a fresh copy in the
+    release layout), and why it cannot be graded (None when it can; then `path` is what was found)."""
 
     name: str
     path: Path
     problem: str | None = None
 
 
-class UnsafeArchive(ValueError):
-    """A zip that may not be unpacked: members outside its folder, too many, or too large."""
-
-
 def discover(submissions_dir: Path | str, work_dir: Path | str,
              assignments: list[str] | None = None) -> list[Discovered]:
-    """The submissions in `submissions_dir`, by name, each in the release layout.
+    """The submissions in `submissions_dir`, by name, each copied into a fresh folder of its own
+    under `work_dir` in the release layout (`<assignment>/<module>.py`).
 
     Each subfolder is a submission named after it; each `.zip` file is one named after its stem
-    (its full file name where a folder already has that name), unpacked into `work_dir` with
-    limits (no absolute or `..` members, at most MAX_MEMBERS members and MAX_UNPACKED_BYTES).
-    A Gradescope bulk export (`submission_metadata.yml` beside one `submission_<id>/` folder per
-    submission) is such a folder of subfolders, and so is nbgrader's `submitted/` folder
-    (`<student>/<assignment>/*.ipynb`): notebooks are turned into modules (grader.nbgrader_bridge).
-    A submission whose modules sit at its top level,
-    or one level down in a single wrapper folder, is copied into `work_dir` as
-    `<name>/<assignment>/<module>.py`; the assignment is the one of `assignments` (default: all
-    in the registry) whose modules it has. A zip that cannot be unpacked safely, or modules that
-    fit several assignments, make a submission with a `problem` rather than an exception.
-    """
-    from checkers.registry import all_exercises
+    (its full file name where a folder already has that name), unpacked with limits (see
+    grader.intake.unpack_zip). A Gradescope bulk export (`submission_metadata.yml` beside one
+    `submission_<id>/` folder per submission) is such a folder of subfolders, and so is nbgrader's
+    `submitted/` folder (`<student>/<assignment>/*.ipynb`): notebooks are turned into modules
+    (grader.nbgrader_bridge). Modules may sit in assignment folders, at the submission's top
+    level, or one level down in a single wrapper folder; the assignment of top-level modules is
+    the one of `assignments` (default: all in the registry) whose modules they are.
 
+    Only the modules of those assignments are copied, and only through grader.intake: names
+    checked, links contained. Whatever goes wrong with one submission (a link outside it, a
+    broken zip or notebook, an unreadable or oversized file, modules that fit several
+    assignments) is that submission's `problem`, never an exception.
+    """
     submissions_dir, work_dir = Path(submissions_dir), Path(work_dir)
-    modules: dict[str, set[str]] = {}
-    for e in all_exercises():
-        if assignments is None or e.assignment in assignments:
-            modules.setdefault(e.assignment, set()).add(e.module)
-    entries = sorted(p for p in submissions_dir.iterdir() if not _ignored(p.name))
-    folder_names = {p.name for p in entries if p.is_dir()}
+    work_dir.mkdir(parents=True, exist_ok=True)
+    known = intake.known_modules(assignments)
+    entries = sorted(p for p in submissions_dir.iterdir() if not intake.ignored(p.name))
+    # A zip is named by its stem, or by its whole file name where another entry has that stem.
+    stems = [p.name if p.is_dir() else p.stem for p in entries]
+    names = intake.unique([intake.display_name(p.name if p.is_dir() or stems.count(p.stem) > 1 else p.stem)
+                           for p in entries])
     found = []
-    for entry in entries:
-        if entry.is_dir():
-            found.append(_layout(entry.name, entry, work_dir, modules))
-        elif entry.suffix.lower() == ".zip" and entry.is_file():
-            name = entry.name if entry.stem in folder_names else entry.stem
-            unpacked = work_dir / "unpacked" / name
-            try:
-                _unzip(entry, unpacked)
-            except Exception as e:  # noqa: BLE001 - whatever a broken or hostile archive does is its own problem
-                found.append(Discovered(name, entry, f"cannot unpack {entry.name}: {e}"))
-                continue
-            found.append(_layout(name, unpacked, work_dir, modules))
+    for name, entry in zip(names, entries):
+        try:
+            sub = _discover_one(name, entry, work_dir, known)
+        except intake.Refused as e:
+            sub = Discovered(name, entry, str(e))
+        except Exception as e:  # noqa: BLE001 - whatever one submission holds is its own verdict
+            sub = Discovered(name, entry, f"cannot read this submission: {type(e).__name__}: {e}")
+        if sub is not None:
+            found.append(sub)
     return found
 
 
-def _ignored(name: str) -> bool:
-    return name.startswith(".") or name in _IGNORED
+def _discover_one(name: str, entry: Path, work_dir: Path, known) -> Discovered | None:
+    """One entry of the submissions folder as a submission (None: not one, e.g. a roster file)."""
+    is_zip = entry.suffix.lower() == ".zip" and not entry.is_dir()
+    if entry.is_symlink():
+        if not (is_zip or entry.is_dir()):
+            return None
+        raise intake.Refused(f"{intake.shown(entry.name)} is a link, not a submission of its own: not graded")
+    if not (entry.is_dir() or is_zip):
+        return None
+    fresh = Path(tempfile.mkdtemp(prefix="submission-", dir=work_dir))  # named by no part of the submission
+    folder = entry
+    if is_zip:
+        if not entry.is_file():  # a fifo or device with a zip's name
+            raise intake.Refused(f"{intake.shown(entry.name)} is not a regular file: not graded")
+        folder = fresh / "unpacked"
+        try:
+            intake.unpack_zip(entry, folder)
+        except Exception as e:  # noqa: BLE001 - a refused, broken or truncated archive alike
+            raise intake.Refused(f"cannot unpack {intake.shown(entry.name)}: {e}") from None
+    return Discovered(name, _layout(intake.SubmissionTree(folder), fresh / "layout", known))
 
 
-def _layout(name: str, folder: Path, work_dir: Path, modules: dict[str, set[str]]) -> Discovered:
-    """`folder` as a submission in the release layout (copied into work_dir where it is not)."""
-    notebooks = _notebooks(folder, modules)
-    if notebooks:
-        from grader.nbgrader_bridge import notebooks_to_layout
+def _layout(tree, dest: Path, known) -> Path:
+    """Copy the modules of the submission in `tree` into `dest` in the release layout: from
+    notebooks (nbgrader's `<assignment>/*.ipynb`, or at the top level), from assignment folders,
+    or from modules at the top level; each of these either in the folder itself or in a single
+    wrapper folder inside it. Raises intake.Refused."""
+    from grader.nbgrader_bridge import notebook_modules
 
-        return Discovered(name, notebooks_to_layout(notebooks, work_dir / "notebooks" / name))
-    root = folder
+    base = ""
     for _ in range(2):  # the folder itself, then a single wrapper folder inside it
-        if any((root / assignment).is_dir() for assignment in modules):
-            return Discovered(name, root)
-        top = {p.stem for p in root.glob("*.py")}
-        owners = [assignment for assignment, names in modules.items() if top & names]
+        notebooks = _notebooks(tree, base, known)
+        if notebooks:
+            return intake.write_modules(notebook_modules(notebooks, known), dest, known)
+        if any(tree.kind(_join(base, a)) == "dir" for a in known):
+            files = {f"{a}/{n}": data for a in sorted(known) if tree.kind(_join(base, a)) == "dir"
+                     for n, data in intake.module_files(tree, _join(base, a)).items()}
+            return intake.write_modules(files, dest, known)
+        top = intake.module_files(tree, base)
+        owners = [a for a, modules in known.items() if {n[:-3] for n in top} & modules]
         if len(owners) > 1:
-            return Discovered(name, folder, f"its modules could belong to {', '.join(owners)}; "
-                                            "grade one assignment at a time (--assignment)")
+            raise intake.Refused(f"its modules could belong to {', '.join(sorted(owners))}; "
+                                 "grade one assignment at a time (--assignment)")
         if owners:
-            target = work_dir / "layout" / name
-            shutil.copytree(root, target / owners[0], symlinks=True,
-                            ignore=lambda _, names: [n for n in names if _ignored(n)])
-            return Discovered(name, target)
-        inside = [p for p in root.iterdir() if not _ignored(p.name)]
-        if len(inside) != 1 or not inside[0].is_dir():
+            return intake.write_modules({f"{owners[0]}/{n}": data for n, data in top.items()}, dest, known)
+        inside = [n for n in tree.names(base) if not intake.ignored(n)]
+        if len(inside) != 1 or tree.kind(_join(base, inside[0])) != "dir":
             break
-        root = inside[0]
-    # Nothing recognisable: graded as it is, every exercise will say which module is missing.
-    return Discovered(name, folder)
+        base = _join(base, inside[0])
+    # Nothing recognisable: graded as an empty submission, every exercise says which module is missing.
+    return intake.write_modules({}, dest, known)
 
 
-def _notebooks(folder: Path, modules: dict[str, set[str]]) -> list[Path]:
-    """The notebooks of a submission: nbgrader's submitted layout (`<student>/<assignment>/*.ipynb`),
-    or notebooks at the submission's top level."""
-    found = [p for assignment in modules for p in (folder / assignment).glob("*.ipynb")]
-    return found or [p for p in folder.glob("*.ipynb") if not _ignored(p.name)]
+def _join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name
 
 
-def _unzip(archive: Path, dest: Path) -> None:
-    """Unpack `archive` into `dest`, refusing members that would land outside it and archives
-    larger than the limits (counting the bytes actually written, not the sizes declared)."""
-    with zipfile.ZipFile(archive) as zf:
-        members = zf.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise UnsafeArchive(f"it has {len(members)} members (at most {MAX_MEMBERS})")
-        if sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-            raise UnsafeArchive(f"it unpacks to more than {MAX_UNPACKED_BYTES >> 20} MB")
-        planned = []
-        for member in members:
-            raw = member.filename.replace("\\", "/")
-            parts = PurePosixPath(raw).parts
-            if raw.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
-                raise UnsafeArchive(f"member {member.filename!r} would be written outside the submission")
-            if parts and not any(_ignored(p) for p in parts):
-                planned.append((member, dest.joinpath(*parts)))
-        dest.mkdir(parents=True, exist_ok=True)
-        written = 0
-        for member, target in planned:
-            if member.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 16):
-                    written += len(chunk)
-                    if written > MAX_UNPACKED_BYTES:
-                        raise UnsafeArchive(f"it unpacks to more than {MAX_UNPACKED_BYTES >> 20} MB")
-                    out.write(chunk)
+def _notebooks(tree, base: str, known) -> list[tuple[str, bytes]]:
+    """The notebooks of a submission, (path in it, bytes): nbgrader's submitted layout
+    (`<student>/<assignment>/*.ipynb`), or notebooks at the submission's top level."""
+    def in_folder(folder: str) -> list[str]:
+        if tree.kind(folder) != "dir":
+            return []
+        return [_join(folder, n) for n in tree.names(folder) if n.endswith(".ipynb") and not intake.ignored(n)]
+
+    found = [rel for a in sorted(known) for rel in in_folder(_join(base, a))] or in_folder(base)
+    return [(rel, tree.read(rel, intake.MAX_NOTEBOOK_BYTES)) for rel in found]
 
 
 # -- engines ---------------------------------------------------------------------------------------
@@ -307,34 +293,26 @@ def _ctrl_c_ignored():
 
 
 def _pack(path: Path) -> dict[str, bytes]:
-    """The files of a submission folder by relative path (symbolic links left out: they would
-    read the grading machine's files). Raises ValueError when larger than MAX_UNPACKED_BYTES."""
-    files, size = {}, 0
-    for file in sorted(path.rglob("*")):
-        rel = file.relative_to(path)
-        if file.is_symlink() or not file.is_file() or any(_ignored(p) for p in rel.parts):
-            continue
-        size += file.stat().st_size
-        if size > MAX_UNPACKED_BYTES:
-            raise ValueError(f"the submission is larger than {MAX_UNPACKED_BYTES >> 20} MB")
-        files[rel.as_posix()] = file.read_bytes()
-    return files
+    """The modules of a (laid out) submission folder by relative path, read through
+    grader.intake as the sandbox copies them. Raises intake.Refused (a ValueError)."""
+    return intake.collect_modules(path, intake.known_modules())
 
 
 def _grade_shipped(files: dict[str, bytes], names: list[str], seed: int | None, timeout: float,
                    sandbox: bool, machine_folder: str | None = None) -> dict[str, Any]:
-    """grade_one on a submission sent as its files, written into a scratch folder of the worker."""
+    """grade_one on a submission sent as its files, written into a scratch folder of the worker
+    (every path checked again by grader.intake before it is written)."""
     import warnings
 
     # The Dask worker's own threads use the random module while hypothesis draws examples, which
     # hypothesis takes for a strategy doing so; the examples do not depend on it.
     warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
-        for rel, data in files.items():
-            target = Path(tmp, *PurePosixPath(rel).parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        return grade_one(tmp, names, seed, timeout, sandbox, machine_folder)
+        try:
+            folder = intake.write_modules(files, Path(tmp, "submission"), intake.known_modules())
+        except intake.Refused as e:
+            return error_result(str(e))
+        return grade_one(folder, names, seed, timeout, sandbox, machine_folder)
 
 
 def _drive(engine, queue: deque[Discovered], record: Callable[[str, dict], None], max_score: float) -> None:

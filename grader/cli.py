@@ -20,14 +20,16 @@ def _console() -> Console:
 
 def run_checks(names: list[str], path: Path, profile_name: str = "student", seed: int | None = None,
                only: str | None = None, reveal: bool | None = None, sandbox: bool = False,
-               exercise_timeout: float | None = None):
+               exercise_timeout: float | None = None, replay_path: Path | None = None):
     """Check the named exercises (or assignments) of the submission in `path`.
 
     sandbox: run the student's code in a separate, confined worker process (see grader.sandbox)
     rather than in this one. exercise_timeout: CPU seconds one exercise may spend in student
     code; the submission may then be waited for `Submission.overall_allowance` in all, and the
-    exercises left past it are verdicts. Returns (profile, results). Raises KeyError for
-    unknown names."""
+    exercises left past it are verdicts. replay_path: the path the replay commands name (default
+    `path`; a notebook checked through a temporary layout names the notebook). Returns (profile,
+    results). Raises KeyError for unknown names, grader.intake.Refused for a submission that
+    cannot be read."""
     # The submission first: a sandboxed worker then starts while the checker imports torch.
     with open_submission(path, sandbox) as submission:
         from checkers.profiles import get_profile
@@ -36,7 +38,7 @@ def run_checks(names: list[str], path: Path, profile_name: str = "student", seed
 
         exercises = select(names)
         profile = get_profile(profile_name, seed, reveal)
-        replay = _replay_command(path, profile)
+        replay = _replay_command(replay_path or path, profile)
         if exercise_timeout:
             submission.set_overall(submission.overall_allowance(len(exercises), exercise_timeout))
         results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
@@ -57,8 +59,10 @@ def _replay_command(path: Path, profile) -> str:
     """The command that reruns exactly one failing property; none where the seed is secret."""
     if not profile.reveal_examples:
         return ""
+    # Braces in the path are doubled: the command is a format string for the exercise and property.
+    quoted = shlex.quote(str(path)).replace("{", "{{").replace("}", "}}")
     parts = ["dlgrade", "check", "{exercise}", "--property", "{property}", "--seed", str(profile.seed),
-             "--path", shlex.quote(str(path))]
+             "--path", quoted]
     if profile.name != "student":
         parts += ["--profile", profile.name]
     return " ".join(parts)
@@ -167,26 +171,25 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
+    from grader.intake import Refused
     from grader.report import print_results, write_json
 
     seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     path = path or _default_path()
+    shown_path = path
     if path.is_file():
         if path.suffix != ".ipynb":
             raise click.UsageError(f"--path {path}: give a folder laid out like the release, or a notebook (.ipynb)")
-        import tempfile
-
-        from grader.nbgrader_bridge import notebooks_to_layout
-
-        notebook_dir = tempfile.TemporaryDirectory(prefix="dlgrade-notebook-")
-        path = notebooks_to_layout([path], notebook_dir.name)
+        names, path = _notebook_submission(path, list(names))
     try:
         profile, results = run_checks(list(names), path, profile_name, seed, only, reveal, sandbox=not no_sandbox,
-                                      exercise_timeout=timeout)
+                                      exercise_timeout=timeout, replay_path=shown_path)
     except KeyError as e:
         raise click.UsageError(f"unknown exercise or assignment: {e.args[0]} (see `dlgrade list`)")
+    except Refused as e:
+        raise click.ClickException(f"{shown_path}: {e}")
     console = _console()
-    print_results(results, console, title=f"dlgrade check: {path} ({profile.name} profile"
+    print_results(results, console, title=f"dlgrade check: {shown_path} ({profile.name} profile"
                   + (f", seed {profile.seed})" if profile.reveal_examples else ")"))
     if json_path:
         write_json(results, profile, json_path)
@@ -196,11 +199,35 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
         from grader.export import classroom_result, publish_classroom
         from grader.report import to_json
 
-        result = {**to_json(results, profile), "status": "graded", "name": str(path)}
+        result = {**to_json(results, profile), "status": "graded", "name": str(shown_path)}
         payload = classroom_result(result)
         classroom_path.write_text(json.dumps(payload, indent=2) + "\n")
         publish_classroom(result, payload)
     sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+def _notebook_submission(notebook: Path, names: list[str]) -> tuple[list[str], Path]:
+    """(names to check, folder to check) for `check --path NOTEBOOK`: the notebook as a layout in
+    a temporary folder (removed when this process ends), and, unless names were given, the
+    exercises of the module (and assignment) the notebook holds, not every exercise."""
+    import atexit
+    import tempfile
+
+    from checkers.registry import all_exercises
+    from grader.intake import Refused
+    from grader.nbgrader_bridge import notebooks_to_layout
+
+    notebook_dir = tempfile.TemporaryDirectory(prefix="dlgrade-notebook-")
+    atexit.register(notebook_dir.cleanup)
+    try:
+        # The student named this file: a link to it is followed, its contents are what is checked.
+        layout = notebooks_to_layout([notebook.resolve()], Path(notebook_dir.name, "submission"))
+    except Refused as e:
+        raise click.ClickException(f"{notebook}: {e}")
+    held = {(p.parent.name, p.stem) for p in layout.glob("*/*.py")}
+    if not names:
+        names = [e.name for e in all_exercises() if (e.assignment, e.module) in held]
+    return names or [assignment for assignment, _ in held], layout
 
 
 @main.command("list")

@@ -4,6 +4,10 @@
 2. check the instructor's solutions (every exercise passes);
 3. batch-grade the bundled sample submissions (correct, buggy, incomplete and hostile ones) in
    the sandbox, and print the gradebook.
+
+Steps 2 and 3 need the solutions, which only the course source holds (a checkout of the
+repository, installed with `pip install -e .`): an installed package holds the released stubs
+alone (see setup.py). From one, the demo does step 1 and says so.
 """
 
 from __future__ import annotations
@@ -16,15 +20,24 @@ from rich.console import Console
 from rich.table import Table
 
 from assignments import ASSIGNMENTS_DIR
+from grader.escape import console as console_text
 
 SAMPLES_DIR = Path(__file__).parent / "sample_submissions"
 SAMPLE_ASSIGNMENT = "a1_backprop"
+NO_SOLUTIONS = ("this installation holds the released stubs, not the solutions: the solutions and the sample "
+                "submissions come from the course source (a checkout of the dlgrade repository, installed with "
+                "`pip install -e .`)")
 
 
 def build_samples(dest: Path) -> list[str]:
     """Write one submission folder per bundled sample into `dest`: the solutions, with the
     sample's code appended to one module (`# sample: append to M`) or a module removed
-    (`# sample: remove M`)."""
+    (`# sample: remove M`). Raises RuntimeError where the solutions or samples are not at hand
+    (an installed package: they live in the course source)."""
+    from grader.release import has_solutions
+
+    if not has_solutions() or not SAMPLES_DIR.is_dir():
+        raise RuntimeError(NO_SOLUTIONS)
     names = []
     for sample in sorted(SAMPLES_DIR.glob("*.py")):
         folder = dest / sample.stem / SAMPLE_ASSIGNMENT
@@ -45,7 +58,7 @@ def run(console: Console) -> bool:
     from grader.batch import grade_batch
     from grader.cli import run_checks
     from grader.gradebook import Gradebook
-    from grader.release import available, release
+    from grader.release import available, has_solutions, release
     from grader.report import print_results
 
     with tempfile.TemporaryDirectory(prefix="dlgrade-demo-") as tmp:
@@ -55,6 +68,11 @@ def run(console: Console) -> bool:
         _, stub_results = run_checks([], tmp / "student", seed=0, sandbox=True)
         print_results(stub_results, console, details=False)
         stubs_fail = all(r.status == "not_implemented" for r in stub_results)
+        if not has_solutions():
+            console.rule("2. and 3. The solutions and the sample submissions")
+            console.print(f"[yellow]not run[/]: {NO_SOLUTIONS}.")
+            console.print(f"stubs: {'all not implemented' if stubs_fail else '[red]some did not fail[/]'}")
+            return stubs_fail
 
         console.rule("2. The instructor's solutions: every exercise should pass")
         _, solution_results = run_checks([], ASSIGNMENTS_DIR, seed=0, sandbox=True)
@@ -86,7 +104,8 @@ def print_gradebook(results: list[dict], console: Console) -> None:
     for r in results:
         lost = [f"{e['name']} ({e['status'].replace('_', ' ') if e['status'] != 'checked' else _first_failure(e)})"
                 for e in r["exercises"] if e["points"] < e["max_points"]]
-        table.add_row(r["name"], f"{r['score']:g}/{r['max_score']:g}", r["status"], ", ".join(lost) or "-")
+        table.add_row(*map(console_text, (r["name"], f"{r['score']:g}/{r['max_score']:g}", r["status"],
+                                          ", ".join(lost) or "-")))
     console.print(table)
 
 

@@ -6,6 +6,11 @@ Every format is built from `Gradebook.results()` alone, so an export never rerun
 The failure text is the one `dlgrade check` prints (grader.report.failure_lines), as plain
 text: the messages were produced at the grading profile and already withhold hidden examples'
 values; the replay command is dropped as well wherever the seed is secret.
+
+Names, messages, hints and reasons come from submissions: each format writes them through its
+escaper in grader.escape (CSV formulas, XML characters, Markdown and HTML, JSON, CI logs), and
+the formats that write one file per submission name it by grader.intake.file_names, never by
+the submission's name as it is.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
+from grader import escape
 from grader.gradebook import Gradebook
+from grader.intake import file_names
 from grader.report import failure_lines, verdict
 
 FORMATS = ("csv", "gradescope", "prairielearn", "classroom", "junit", "feedback")
@@ -46,8 +53,8 @@ def load_results(db_path: Path | str, submission: str | None = None) -> list[Res
         return results
     chosen = [r for r in results if r["name"] == submission]
     if not chosen:
-        known = ", ".join(r["name"] for r in results) or "none"
-        raise KeyError(f"no submission {submission!r} in {db_path} (recorded: {known})")
+        known = ", ".join(escape.one_line(r["name"]) for r in results) or "none"
+        raise KeyError(f"no submission {escape.one_line(repr(submission))} in {db_path} (recorded: {known})")
     return chosen
 
 
@@ -117,13 +124,14 @@ def write_csv(results: list[Result], stream: TextIO) -> None:
     columns = exercise_columns(results)
     possible = _num(sum(columns.values()))
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["submission", *columns, "total", "percent", "status"])
+    cell = escape.csv_cell
+    writer.writerow(["submission", *map(cell, columns), "total", "percent", "status"])
     writer.writerow([MAX_ROW_LABEL, *(_fmt(m) for m in columns.values()), _fmt(possible), "100", ""])
     for r in results:
         earned = {e["name"]: _num(e["points"]) for e in r.get("exercises", [])}
         total = _num(sum(earned.values()))
-        writer.writerow([r["name"], *(_fmt(earned[name]) if name in earned else "" for name in columns), _fmt(total),
-                         _fmt(_percent(total, possible)), r["status"]])
+        writer.writerow([cell(r["name"]), *(_fmt(earned[name]) if name in earned else "" for name in columns),
+                         _fmt(total), _fmt(_percent(total, possible)), cell(r["status"])])
 
 
 def gradescope_result(result: Result) -> dict[str, Any]:
@@ -141,13 +149,13 @@ def gradescope_result(result: Result) -> dict[str, Any]:
         "output_format": "text",  # messages hold '*', '_' and '<' that md or html would mangle
         "visibility": "visible",  # hidden examples' values are already withheld in the messages
     } for e in result.get("exercises", [])]
-    return {
+    return escape.json_ready({
         "score": _num(sum(t["score"] for t in tests)),
         "execution_time": round(float(result.get("seconds", 0.0)), 2),
         "output": _summary(result),
         "output_format": "text",
         "tests": tests,
-    }
+    })
 
 
 def prairielearn_result(result: Result) -> dict[str, Any]:
@@ -157,7 +165,7 @@ def prairielearn_result(result: Result) -> dict[str, Any]:
     replay = show_replay(result)
     graded = result["status"] != "error"
     possible = _num(result.get("max_score"))
-    return {
+    return escape.json_ready({
         "gradable": graded,
         "score": round(_num(result.get("score")) / possible, 4) if graded and possible else 0.0,
         "message": _summary(result),
@@ -168,7 +176,7 @@ def prairielearn_result(result: Result) -> dict[str, Any]:
             "output": exercise_output(e, replay),
             "message": verdict(e),
         } for e in result.get("exercises", [])],
-    }
+    })
 
 
 def _source_file(exercise: Mapping[str, Any]) -> str:
@@ -188,7 +196,8 @@ def classroom_result(result: Result) -> dict[str, Any]:
     reads it: overall status pass | fail | error, max_score, and one test per exercise.
 
     The reporter sums the tests' `score` against `max_score`. Exercises that could not be loaded
-    are `error`, as a runner reports a test that did not run."""
+    are `error`, as a runner reports a test that did not run. The reporter prints the messages
+    into the workflow's log, so they are written through escape.ci_log."""
     replay = show_replay(result)
     tests = []
     for e in result.get("exercises", []):
@@ -197,7 +206,7 @@ def classroom_result(result: Result) -> dict[str, Any]:
         tests.append({
             "name": e["name"],
             "status": "pass" if e["passed"] else ("fail" if loaded else "error"),
-            "message": "\n".join(failure_lines(e, replay)) or None,
+            "message": escape.ci_log("\n".join(failure_lines(e, replay))) or None,
             "test_code": f"dlgrade check {e['name']}",
             "filename": _source_file(e),
             "line_no": None,
@@ -213,16 +222,17 @@ def classroom_result(result: Result) -> dict[str, Any]:
         status = "pass" if all(t["status"] == "pass" for t in tests) else "fail"
     payload = {"version": 3, "status": status, "max_score": _num(result.get("max_score")), "tests": tests}
     if status == "error":
-        payload["message"] = _summary(result)
-    return payload
+        payload["message"] = escape.ci_log(_summary(result))
+    return escape.json_ready(payload)
 
 
 def classroom_summary(result: Result) -> str:
     """The Markdown job summary for GitHub Actions: score, then a table of exercises."""
-    lines = [f"### dlgrade: {result['name']}", "", _summary(result), ""]
+    md = escape.markdown
+    lines = [f"### dlgrade: {md(result['name'])}", "", md(_summary(result)), ""]
     if result.get("exercises"):
         lines += ["| exercise | points | status |", "| --- | --- | --- |"]
-        lines += [f"| {e['name']} | {_fmt(e['points'])}/{_fmt(e['max_points'])} | {verdict(e)} |"
+        lines += [f"| {md(e['name'])} | {_fmt(e['points'])}/{_fmt(e['max_points'])} | {md(verdict(e))} |"
                   for e in result["exercises"]]
     return "\n".join(lines) + "\n"
 
@@ -232,7 +242,7 @@ def publish_classroom(result: Result, payload: dict[str, Any], env: Mapping[str,
     $GITHUB_OUTPUT (the step output the reporter decodes), and the Markdown summary appended to
     $GITHUB_STEP_SUMMARY. Outside Actions (neither set) it does nothing."""
     if env.get("GITHUB_OUTPUT"):
-        encoded = base64.b64encode(json.dumps(payload).encode()).decode()
+        encoded = base64.b64encode(json.dumps(escape.json_ready(payload)).encode()).decode()
         with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as f:
             f.write(f"result={encoded}\n")
     if env.get("GITHUB_STEP_SUMMARY"):
@@ -288,7 +298,7 @@ def junit_xml(results: list[Result]) -> ET.ElementTree:
     for key, value in totals.items():
         root.set(key, str(value))
     ET.indent(root)
-    return ET.ElementTree(root)
+    return ET.ElementTree(escape.xml_tree(root))
 
 
 def feedback_markdown(result: Result) -> str:
@@ -296,21 +306,22 @@ def feedback_markdown(result: Result) -> str:
     as `dlgrade check` shows it (property, message, hints). Replay lines appear only where the
     seed is not secret, i.e. never for grading-profile results."""
     replay = show_replay(result)
-    lines = [f"# Feedback: {result['name']}", "", f"**{_summary(result)}**", ""]
+    md = escape.markdown
+    lines = [f"# Feedback: {md(result['name'])}", "", f"**{md(_summary(result))}**", ""]
     exercises = result.get("exercises", [])
     if exercises:
         lines += ["| exercise | points | status |", "| --- | --- | --- |"]
-        lines += [f"| {e['name']} | {_fmt(e['points'])}/{_fmt(e['max_points'])} | {verdict(e)} |"
+        lines += [f"| {md(e['name'])} | {_fmt(e['points'])}/{_fmt(e['max_points'])} | {md(verdict(e))} |"
                   for e in exercises]
         lines.append("")
     failing = [e for e in exercises if not e["passed"]]
     if failing:
         lines += ["## What to fix", ""]
     for e in failing:
-        lines += [f"### ✗ {e['name']}", ""]
+        lines += [f"### ✗ {md(e['name'])}", ""]
         # The check output is indented plain text; a code block keeps its alignment and stops
-        # Markdown from reading '*' or '_' in array shapes and formulas as emphasis.
-        lines += ["```text", *failure_lines(e, replay), "```", ""]
+        # Markdown from reading '*' or '_' in array shapes and formulas as emphasis (or HTML).
+        lines += [*escape.markdown_code(failure_lines(e, replay)), ""]
     if exercises and not failing:
         lines += ["Every exercise passes.", ""]
     return "\n".join(lines)
@@ -319,13 +330,14 @@ def feedback_markdown(result: Result) -> str:
 # --- writing files ------------------------------------------------------------------------------
 
 def _write_text(path: Path, text: str) -> Path:
+    data = text.encode("utf-8")  # before the file is opened: a text that cannot be written leaves no empty file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(data)
     return path
 
 
 def _write_json(path: Path, data: Any) -> Path:
-    return _write_text(path, json.dumps(data, indent=2) + "\n")
+    return _write_text(path, json.dumps(escape.json_ready(data), indent=2, allow_nan=False) + "\n")
 
 
 def _only(results: list[Result], fmt: str) -> Result:
@@ -380,9 +392,11 @@ def export(db_path: Path | str, fmt: str, out: Path | str | None = None, submiss
         build = gradescope_result if fmt == "gradescope" else prairielearn_result
         if submission:
             return emit(json.dumps(build(results[0]), indent=2) + "\n")
-        return [_write_json(out / r["name"] / "results.json", build(r)) for r in results]
+        files = file_names(r["name"] for r in results)
+        return [_write_json(out / files[r["name"]] / "results.json", build(r)) for r in results]
     # feedback: always a folder, one file per student, so the files can be handed out as they are
-    return [_write_text(out / f"{r['name']}.md", feedback_markdown(r)) for r in results]
+    files = file_names(r["name"] for r in results)
+    return [_write_text(out / f"{files[r['name']]}.md", feedback_markdown(r)) for r in results]
 
 
 def export_all(db_path: Path | str, out_dir: Path | str) -> list[Path]:

@@ -4,16 +4,20 @@ Read from the SQLite gradebook alone (grader.gradebook): the score distribution,
 pass rate, the failing properties and hints most common across the class (the mistakes to
 explain in the next lecture), and the grading time per submission. Charts are drawn by
 matplotlib with the Agg backend and inlined as SVG, so the page needs no other file and no network.
+Submission names and hints come from submissions: HTML cells are written through
+grader.escape.html and chart labels through grader.escape.plot_label, drawn with usetex off.
 """
 
 from __future__ import annotations
 
-import html
 import io
 import statistics
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from grader import escape
 
 #: How many of the most common failures and hints the page lists.
 TOP = 12
@@ -45,7 +49,7 @@ def build_report(db_path: Path | str) -> str:
                ("median score", f"{statistics.median(scores):.2f}/{possible:g}" if scores else "–"),
                ("grading time", f"{sum(seconds.values()):.1f} s in all, "
                                 f"{statistics.median(seconds.values()) if seconds else 0:.1f} s median")]
-    parts = [_HEAD, "<h1>dlgrade: class report</h1>", f"<p>Gradebook <code>{html.escape(str(db_path))}</code></p>",
+    parts = [_HEAD, "<h1>dlgrade: class report</h1>", f"<p>Gradebook <code>{escape.html(db_path)}</code></p>",
              _table(["", ""], summary),
              "<h2>Score distribution</h2>", _histogram(scores, possible),
              "<h2>Pass rate per exercise</h2>", _bars(pass_rates, "passed (share of graded submissions)"),
@@ -63,7 +67,7 @@ def build_report(db_path: Path | str) -> str:
 def write_report(db_path: Path | str, out: Path | str) -> Path:
     """Write `build_report(db_path)` to `out`; return it."""
     out = Path(out)
-    out.write_text(build_report(db_path), encoding="utf-8")
+    out.write_bytes(build_report(db_path).encode("utf-8"))
     return out
 
 
@@ -76,8 +80,8 @@ th{background:#f0f0f0}svg{max-width:100%;height:auto}</style></head><body>"""
 def _table(header: list[str], rows: list[tuple]) -> str:
     if not rows:
         return "<p><em>none</em></p>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header) if any(header) else ""
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{escape.html(h)}</th>" for h in header) if any(header) else ""
+    body = "".join("<tr>" + "".join(f"<td>{escape.html(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table>{'<tr>' + head + '</tr>' if head else ''}{body}</table>"
 
 
@@ -88,14 +92,18 @@ def _figure(draw, height: float) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, height))
-    try:
-        draw(ax)
-        fig.tight_layout()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})  # the same gradebook, the same page
-    finally:
-        plt.close(fig)
+    # usetex off whatever the instructor's matplotlibrc says: a label must never reach LaTeX. A name
+    # in a script the font lacks is drawn as boxes, which needs no warning per glyph.
+    with matplotlib.rc_context({"text.usetex": False}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig, ax = plt.subplots(figsize=(8, height))
+        try:
+            draw(ax)
+            fig.tight_layout()
+            buffer = io.StringIO()
+            fig.savefig(buffer, format="svg", metadata={"Date": None})  # the same gradebook, the same page
+        finally:
+            plt.close(fig)
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]  # the XML declaration and doctype are not allowed inside HTML
 
@@ -119,7 +127,9 @@ def _bars(values: dict[str, float], label: str, percent: bool = True) -> str:
     def draw(ax: Any) -> None:
         names = list(values)[::-1]
         data = [values[n] * (100 if percent else 1) for n in names]
-        ax.barh(names, data, color=["#55a868" if not percent or v >= 50 else "#c44e52" for v in data])
+        # Positions, then labels: names as categories would merge two that escape alike.
+        ax.barh(range(len(names)), data, color=["#55a868" if not percent or v >= 50 else "#c44e52" for v in data])
+        ax.set_yticks(range(len(names)), [escape.plot_label(n) for n in names])
         ax.set_xlabel(label + (" (%)" if percent else ""))
         if percent:
             ax.set_xlim(0, 100)

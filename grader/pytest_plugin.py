@@ -106,7 +106,11 @@ class ExerciseProperty(pytest.Item):
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, ExercisePropertyFailed):
-            return f"{self.exercise.name} ({self.exercise.points:g} points): {self.prop}\n{excinfo.value}"
+            from grader.escape import ci_log, visible
+
+            # The message quotes student text, and pytest's report goes to the terminal or a CI log.
+            return ci_log(visible(f"{self.exercise.name} ({self.exercise.points:g} points): {self.prop}\n"
+                                  f"{excinfo.value}"))
         return super().repr_failure(excinfo)
 
     def reportinfo(self):

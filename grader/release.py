@@ -39,6 +39,26 @@ def solution_regions(source: str) -> list[str]:
     return [m.group(0) for m in _FENCE.finditer(source)]
 
 
+def strip_to_stubs(folder: Path) -> list[Path]:
+    """Replace every course module under `folder` (`<assignment>/*.py`) by its stub, in place:
+    for a build's copy of the course source (see setup.py), never for the source itself. Each
+    file is replaced rather than written through, since a build may hard-link its copy to the
+    source. Returns the modules replaced."""
+    replaced = []
+    for path in sorted(Path(folder).glob("*/*.py")):
+        stub = strip_solutions(path.read_text(encoding="utf-8"), str(path.name))
+        path.unlink()
+        path.write_text(stub, encoding="utf-8")
+        replaced.append(path)
+    return replaced
+
+
+def has_solutions(source: Path = ASSIGNMENTS_DIR) -> bool:
+    """Whether the course source holds the solutions (a checkout of the repository, or the
+    instructor's course folder) rather than only the released stubs (an installed package)."""
+    return any(BEGIN in path.read_text(encoding="utf-8") for path in source.glob("*/*.py"))
+
+
 def release(out: Path, assignments: list[str], source: Path = ASSIGNMENTS_DIR) -> list[Path]:
     """Write the student version of `assignments` under `out`; return the files written."""
     written = []

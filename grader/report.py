@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from checkers.exercise import ExerciseResult
 from checkers.profiles import GradingProfile
+from grader.escape import console as escape
+from grader.escape import json_ready
 
 _STATUS_WORDS = {"missing": "missing", "module_error": "module error", "forbidden": "forbidden import",
                  "not_implemented": "not implemented"}
@@ -43,12 +44,17 @@ def score(results: Sequence[ExerciseResult]) -> tuple[float, float]:
 
 
 def print_results(results: Sequence[ExerciseResult], console: Console, title: str = "", details: bool = True) -> None:
-    """The table of exercises, then each failure: property, input, values, diagnosis, hint, replay."""
-    table = Table(title=title or None, show_lines=False)
+    """The table of exercises, then each failure: property, input, values, diagnosis, hint, replay.
+
+    Every text is plain (rich markup in it prints as it is), one line per line, and neutralised
+    for CI logs (grader.escape.console): student messages cannot style, move the cursor or issue
+    workflow commands."""
+    table = Table(title=escape(title) if title else None, show_lines=False)
     for column in ("exercise", "assignment", "points", "verdict"):
         table.add_column(column, justify="right" if column == "points" else "left")
     for r in results:
-        table.add_row(r.name, r.assignment, f"{r.points:g}/{r.max_points:g}", _coloured(verdict(exercise_json(r))))
+        table.add_row(escape(r.name), escape(r.assignment), f"{r.points:g}/{r.max_points:g}",
+                      _coloured(escape(verdict(exercise_json(r)))))
     earned, possible = score(results)
     table.add_section()
     table.add_row("total", "", f"{earned:g}/{possible:g}", "")
@@ -58,7 +64,7 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
     for r in results:
         if r.passed or r.status != "checked":
             continue  # the table says it all for missing, module error or not implemented
-        console.print(f"\n[bold red]✗ {r.name}[/]")
+        console.print(f"\n[bold red]✗ {escape(r.name)}[/]")
         for line in failure_lines(exercise_json(r), replay=True):
             text = escape(line)
             if not line.startswith(" "):
@@ -69,11 +75,11 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
             console.print(text, highlight=False, soft_wrap=True)
     for r in results:
         for p in r.skipped if r.status == "checked" else []:
-            console.print(f"[yellow]skipped[/] {r.name}.{p.name}: {escape(p.message.removeprefix('skipped: '))}",
+            console.print(f"[yellow]skipped[/] {escape(r.name)}.{escape(p.name)}: {escape(p.message.removeprefix('skipped: '))}",
                           highlight=False, soft_wrap=True)
     for r in results:
         if r.status in ("missing", "module_error", "forbidden"):
-            console.print(f"[yellow]{r.name}[/]: {escape(r.reason)}", highlight=False)
+            console.print(f"[yellow]{escape(r.name)}[/]: {escape(r.reason)}", highlight=False)
 
 
 def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str]:
@@ -139,4 +145,4 @@ def to_json(results: Sequence[ExerciseResult], profile: GradingProfile) -> dict:
 
 def write_json(results: Sequence[ExerciseResult], profile: GradingProfile, path: Path) -> None:
     """Write `to_json` to a file."""
-    Path(path).write_text(json.dumps(to_json(results, profile), indent=2))
+    Path(path).write_text(json.dumps(json_ready(to_json(results, profile)), indent=2), encoding="utf-8")

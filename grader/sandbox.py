@@ -48,7 +48,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from grader import wire
+from grader import intake, wire
 from grader.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
                                blame_the_machine, forbidden_imports, raw_allowance, run_delay)
 from grader.worker_tree import Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid, remove_stale_cgroups
@@ -455,6 +455,14 @@ class SandboxedSubmission(Submission):
             _notice(f"bubblewrap (bwrap) not found and Landlock unavailable: {exposure('none')}. "
                     "Student code runs in a separate process with resource limits only.")
         self._folder = _PrivateFolder()
+        # The submission is read once, through grader.intake (names checked, links followed only
+        # inside it: one that leaves it raises intake.Refused), into a copy only this process
+        # reads; each assignment's worker gets its modules from that copy.
+        try:
+            self.root = intake.copy_modules(self.root, self._folder.path / "staged")
+        except BaseException:
+            self._folder.remove()
+            raise
         self._runtime = self._folder.path / "runtime"
         (self._runtime / "grader").mkdir(parents=True)
         (self._runtime / "grader" / "__init__.py").write_text("")

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from assignments import ASSIGNMENTS_DIR
 from checkers.registry import select
-from grader import batch
+from grader import intake
 from grader.batch import BatchInterrupted, GradebookMismatch, discover, grade_batch
 from grader.cli import main
 from grader.gradebook import Gradebook
@@ -228,7 +228,9 @@ def test_discover_accepts_folders_zips_wrappers_and_top_level_modules(tmp_path):
     for sub in found:
         assert sub.problem is None
         assert (sub.path / A1 / "layers.py").is_file() and (sub.path / A1 / "losses.py").is_file(), sub
-    assert found[0].path == subs / "alice"  # in the release layout already: graded where it is
+    # Even one in the release layout already is graded from a fresh copy of its modules, never where it is.
+    assert found[0].path.is_relative_to(work) and not (found[0].path / A1 / "manifest.toml").exists()
+    assert len({s.path for s in found}) == len(found)
 
 
 def test_discover_reads_a_gradescope_bulk_export(tmp_path):
@@ -245,8 +247,8 @@ def test_discover_reads_a_gradescope_bulk_export(tmp_path):
 
 
 def test_discover_refuses_hostile_and_broken_zips_without_writing_outside(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch, "MAX_MEMBERS", 20)
-    monkeypatch.setattr(batch, "MAX_UNPACKED_BYTES", 100_000)
+    monkeypatch.setattr(intake, "MAX_MEMBERS", 20)
+    monkeypatch.setattr(intake, "MAX_SUBMISSION_BYTES", 100_000)
     subs, work = tmp_path / "subs", tmp_path / "work"
     subs.mkdir()
     work.mkdir()

@@ -17,7 +17,7 @@ from hypothesis.errors import Flaky, HypothesisException
 from checkers.exercise import (BACKWARD_NOT_CHECKED, Case, Context, Exercise, ExerciseResult, Property, PropertyFailure,
                                PropertyResult)
 from checkers.profiles import GradingProfile
-from checkers.registry import contract_module, contract_modules
+from checkers.registry import contract_module, contract_modules, read_manifest
 from checkers.student_errors import KNOWN_EXCEPTIONS, WITHHELD, numpy2_hints, student_error_text
 from grader.submission import StudentError, Submission
 
@@ -158,9 +158,17 @@ def _error_text(error: StudentError, profile: GradingProfile, exercise: Exercise
     files = [f"{m}.py" for m in contract_modules(exercise.assignment)] or [f"{exercise.module}.py"]
     module = module or contract_module(exercise.assignment, function) or exercise.module
     text = student_error_text(error, profile.reveal_examples, function or exercise.name,
-                              f"{exercise.assignment}/{module}.py", files)
+                              f"{exercise.assignment}/{module}.py", files, _forbidden(exercise.assignment))
     hints = numpy2_hints(f"{error.message}\n{error.traceback}")
     return text + "".join(f" (hint: {hint})" for hint in hints)
+
+
+def _forbidden(assignment: str) -> list[str]:
+    """The packages the assignment's (trusted) manifest forbids."""
+    try:
+        return list(read_manifest(assignment).get("forbidden", []))
+    except OSError:
+        return []
 
 
 def _checker_trouble(e: Exception, profile: GradingProfile) -> str:
@@ -229,7 +237,9 @@ def describe_failure(failure: PropertyFailure, profile: GradingProfile, ctx: Con
         told = failure.error.describe()
         exercise = ctx.exercise if ctx is not None else None
         files = [f"{m}.py" for m in contract_modules(exercise.assignment)] if exercise is not None else []
-        hidden = student_error_text(failure.error, False, failure.function or "", module_files=files)
+        module = f"{exercise.assignment}/{ctx.module_of(failure.function or exercise.name)}.py" if exercise else ""
+        hidden = student_error_text(failure.error, False, failure.function or "", module, files,
+                                    _forbidden(exercise.assignment) if exercise is not None else ())
         summary = summary.replace(told, hidden) if told and told in summary else hidden
     lines = [summary]
     if failure.case is not None:

@@ -31,32 +31,40 @@ WITHHELD = "withheld at the grading profile: it could carry the hidden input's v
 
 
 def student_error_text(error: StudentError, reveal: bool, function: str = "", module: str = "",
-                       module_files: Iterable[str] = ()) -> str:
+                       module_files: Iterable[str] = (), forbidden: Iterable[str] = ()) -> str:
     """The error as a student reads it: `error.describe()` where examples may be revealed, else
     words of the checker's own (see the module's docstring). function and module: what the
     checker called or imported (`a1_backprop/layers.py`); module_files: the file names
-    (`layers.py`) whose line numbers may be shown."""
+    (`layers.py`) whose line numbers may be shown; forbidden: the packages the assignment forbids
+    (the only package names that may be repeated)."""
     if reveal:
         return error.describe()
     who = function or "your code"
     where = module or "the module"
     kind = error.kind
+    banned = sorted(name for name in set(forbidden) if re.search(rf"\b{re.escape(name)}\b", error.message))
     if kind == "not_implemented":
         return "not implemented (raises NotImplementedError)"
     if kind == "exception":
-        return (f"{who} raised {_exception_name(error.message)}{_where(error.traceback, module_files)}; "
-                f"its message is {WITHHELD}")
+        name = _exception_name(error.message)
+        if banned and name in ("ImportError", "ModuleNotFoundError"):
+            return (f"{who} raised {name}{_where(error.traceback, module_files)}: it imports {', '.join(banned)}, "
+                    f"which is not allowed in this assignment: write it with numpy")
+        return f"{who} raised {name}{_where(error.traceback, module_files)}; its message is {WITHHELD}"
     if kind == "timeout":
         numbers = re.findall(r"within (\d+(?:\.\d+)?) s", error.message)
         spent = "no time left for this exercise" in error.message
         within = f" within {numbers[-1]} s" if numbers and not spent else ""
         return f"{who} did not return{within}" + (" (the exercise's time budget is spent)" if spent else "")
     if kind == "bad_return":
-        return f"{who} returned a value the checker cannot use (its description is {WITHHELD})"
+        return f"{who} returned a value the checker cannot use{_unusable(error.message)}"
     if kind == "missing":
-        return f"{who} was not found in {where} (no such function, or no such file)"
-    if kind == "forbidden":
-        return f"{where} imports a package that this assignment does not allow: write it with numpy"
+        if "defines no function" in error.message:
+            return f"{where.rsplit('/', 1)[-1]} defines no function {who}"
+        return f"{where} not found (no such file), or it defines no function {who}"
+    if kind == "forbidden" or (kind == "module_error" and banned and re.search(r"Import|not allowed", error.message)):
+        names = ", ".join(banned) or "a package"
+        return f"{where} imports {names}, which is not allowed in this assignment: write it with numpy"
     if kind == "module_error":
         if "syntax error" in error.message:
             line = re.search(r"syntax error at line (\d+)", error.message)
@@ -69,7 +77,24 @@ def student_error_text(error: StudentError, reveal: bool, function: str = "", mo
     signal = re.search(r"killed by (SIG[A-Z0-9]+|signal \d+)", error.message)
     status = re.search(r"exit status (-?\d+)", error.message)
     how = f" (killed by {signal.group(1)})" if signal else f" (exit status {status.group(1)})" if status else ""
-    return f"{who} crashed the process that runs it{how}"
+    return f"{who} crashed the worker process that runs it{how}"
+
+
+#: Why a returned value cannot cross the boundary, in the checker's words (the worker's
+#: description names the submission's own classes and keys).
+_UNUSABLE = [(re.compile(r"numpy subclass"), " (a numpy subclass: return a plain np.ndarray)"),
+             (re.compile(r"array of dtype (object|void|complex\w*|str\w*|bytes\w*|datetime\w*|timedelta\w*)\b"),
+              " (an array of dtype {0}: return numbers)"),
+             (re.compile(r"key .* that is not a string"), " (a dict key that is not a string)"),
+             (re.compile(r"result should be a tuple"), " (not the tuple the contract returns)")]
+
+
+def _unusable(message: str) -> str:
+    for pattern, text in _UNUSABLE:
+        match = pattern.search(message)
+        if match:
+            return text.format(*match.groups())
+    return f" (its description is {WITHHELD})"
 
 
 def _exception_name(message: str) -> str:

@@ -929,6 +929,14 @@ _BATCH_MAX = {
 MUTANTS += [M(name, "batch_max_shift", "overflow", source, ["stable_at_large_inputs"], hint=ROW_MAX, focused=True)
             for name, source in _BATCH_MAX.items()]
 MUTANTS += [
+    # The loss is recognised as N times too large although it was summed in another order than the
+    # reference's mean (numbers are compared with a tolerance, not bit for bit).
+    M("cross_entropy_loss", "sum_not_mean_loss_alone", "sum_vs_mean", """
+        def cross_entropy_loss(x, p):
+            shifted = x - x.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return float(-(p * log_probs).sum()), np.exp(log_probs) - p
+        """, ["loss_matches_reference"], hint=SUM_NOT_MEAN, focused=True),
     M("elu_backward", "alpha_slope_at_zero", "kink", """
         def elu_backward(dout, cache):
             x, alpha = cache

@@ -13,7 +13,8 @@ import pytest
 
 from grader.cli import run_checks
 from grader.release import release
-from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted, assert_solutions_pass,
+from helpers import copy_solutions
+from mutants import (SEEDS, M, Mutant, assert_every_hint_shown, assert_every_property_targeted, assert_solutions_pass,
                      assert_three_kinds_each, check_planted)
 
 A3 = "a3_optimizers"
@@ -518,3 +519,21 @@ def test_every_a3_exercise_has_three_kinds_of_mutant():
 
 def test_every_a3_mistake_hint_is_shown_by_a_mutant():
     assert_every_hint_shown(A3, MUTANTS)
+
+
+def test_the_hint_about_globals_comes_only_where_the_rule_alone_is_right(tmp_path):
+    """A rule that is simply wrong fails the interleaving property too, but without the advice to
+    keep state in the config; a rule whose state lives in a global gets it."""
+    path = copy_solutions(tmp_path, A3)
+    (path / "optim.py").write_text((path / "optim.py").read_text() + textwrap.dedent("""
+
+        def sgd(w, dw, config=None):
+            config = config or {}
+            return w + config.setdefault("learning_rate", 1e-2) * dw, config
+    """) + global_state("sgd_momentum", ("velocity",)))
+    _, (wrong, stateful) = run_checks(["sgd", "sgd_momentum"], tmp_path, "grading", seed=SEEDS[0])
+    interleaved = {r.name: next(p for p in r.properties if p.name == "optimizers_are_independent")
+                   for r in (wrong, stateful)}
+    assert not interleaved["sgd"].passed and not any(NOT_GLOBALS in h for h in interleaved["sgd"].hints)
+    assert "wrong on its own too" in interleaved["sgd"].message
+    assert not interleaved["sgd_momentum"].passed and any(NOT_GLOBALS in h for h in interleaved["sgd_momentum"].hints)

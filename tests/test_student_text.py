@@ -62,6 +62,14 @@ def leaky_relu_forward(x, alpha=0.01):
 NAMES = ["relu_forward", "tanh_forward", "sigmoid_forward", "leaky_relu_forward"]
 
 
+def _text(results, profile) -> str:
+    """The JSON verdicts as text, without the timings (numbers that could match by chance)."""
+    data = to_json(results, profile)
+    for exercise in data["exercises"]:
+        exercise.pop("seconds"), exercise.pop("student_seconds")
+    return json.dumps(data)
+
+
 def _numbers(seen: Path) -> set[str]:
     """The hidden values as the hostile code wrote them, and shorter forms of them."""
     found = set()
@@ -78,7 +86,7 @@ def hostile(tmp_path_factory) -> Path:
 
 def test_hidden_inputs_written_into_errors_and_prints_appear_nowhere_at_the_grading_profile(hostile):
     profile, results = run_checks(NAMES, hostile, "grading", seed=20261123)
-    text = json.dumps(to_json(results, profile))
+    text = _text(results, profile)
     values = _numbers(hostile / "a1_backprop" / "seen.txt")
     assert values, "the hostile code saw no inputs"
     assert "LEAK[" not in text and "Leak_" not in text
@@ -99,7 +107,7 @@ def test_the_sandboxed_worker_s_text_is_withheld_too(hostile):
     run_checks(NAMES, hostile, "grading", seed=20261123)
     values = _numbers(hostile / "a1_backprop" / "seen.txt")
     profile, results = run_checks(NAMES, hostile, "grading", seed=20261123, sandbox=True)
-    text = json.dumps(to_json(results, profile))
+    text = _text(results, profile)
     assert "LEAK[" not in text and "Leak_" not in text
     assert not [v for v in values if v in text]
     assert all(not r.passed for r in results[:3])

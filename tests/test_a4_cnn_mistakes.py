@@ -399,6 +399,20 @@ MUTANTS = [
 # assume divisibility); spatial normalisations are checked at very different scales side by side.
 SPREAD = "cancels catastrophically"
 MUTANTS += [
+    M(CONV_F, "true_division_output_size", "crash", """
+        def conv_forward_naive(x, w, b, conv_param):
+            stride, pad = conv_param["stride"], conv_param["pad"]
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            H_out, W_out = 1 + (H + 2 * pad - HH) / stride, 1 + (W + 2 * pad - WW) / stride   # floats
+            x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            out = np.zeros((N, F, H_out, W_out))
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+            return out, (x, w, conv_param)
+        """, ["runs_on_valid_inputs"], focused=True),
     M(AVG_B, "ceil_output_size", "stride_remainder", """
         def avg_pool_backward_naive(dout, cache):
             x, pool_param = cache

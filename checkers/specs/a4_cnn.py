@@ -21,8 +21,8 @@ import reference.cnn as ref
 from checkers.compare import assert_matches, require_array
 from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import (Target, Variant, call_target, examples, forward_for_backward, layer, mistake_hints,
-                                 mixed_scales, require_like)
+from checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, forward_for_backward,
+                                 layer, mistake_hints, mixed_scales, require_like)
 from checkers.strategies import seeds, spread_groups, upstream, values
 
 A = "a4_cnn"
@@ -193,7 +193,7 @@ def groupnorm_cases(draw) -> Case:
 def _not_dividing(cases_, context) -> Variant:
     return Variant("strides_that_do_not_divide", "{function} is right where the stride does not divide the input "
                    "(a remainder of rows or columns that no window reaches; a convention beyond CS231n's: minor)",
-                   cases_, essential=False, hint=NOT_DIVIDING, context=context)
+                   cases_, essential=False, hint=NOT_DIVIDING, context=context, max_examples=STABILITY_EXAMPLES)
 
 
 conv_not_dividing = _not_dividing(conv_cases(divides=False), _conv_geometry_text)

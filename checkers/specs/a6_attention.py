@@ -18,8 +18,8 @@ import reference.attention as ref
 from checkers.compare import assert_matches
 from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import (Target, Variant, call_target, examples, layer, output_properties, require_like,
-                                 stability)
+from checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, layer, output_properties,
+                                 require_like, stability)
 from checkers.strategies import cases, spread_rows, values
 
 A = "a6_attention"
@@ -174,7 +174,7 @@ def _spread_variant(make, **sizes) -> Variant:
     return Variant("stable_at_large_inputs", "{function} is finite and right when the scores of different queries sit "
                    "at very different scales (near +1e3 and -1e3 in one batch)",
                    cases(make, **{**_sizes(ATTENTION_FORMS, **sizes), "q": st.integers(2, 4)}), where="forward",
-                   hint=ROWS_APART)
+                   hint=ROWS_APART, max_examples=STABILITY_EXAMPLES)
 
 
 pe_cases = cases(lambda rng, max_len, half: {"max_len": max_len, "d": 2 * half},

@@ -7,6 +7,7 @@ the failure names the worst element with the expected and actual value there.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,12 +57,19 @@ def describe_value(value: Any) -> str:
     return type(value).__name__
 
 
-def require_array(name: str, actual: Any, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
-    """The array `actual` must have exactly `shape` (and `dtype`, when given)."""
+def require_array(name: str, actual: Any, shape: tuple[int, ...], dtype: np.dtype | None = None,
+                  reduced_from: tuple[int, ...] | None = None, axes: tuple[int, ...] | None = None) -> np.ndarray:
+    """The array `actual` must have exactly `shape` (and `dtype`, when given). reduced_from: the
+    shape of the upstream gradient that a gradient of this shape is summed from (a bias's `db`
+    from `dout`), so that a hint can name the axes to sum over: `axes` where the declaration
+    says (a convolution's bias: (0, 2, 3)), else the leading ones (a bias added to every row)."""
     if not isinstance(actual, np.ndarray):
-        raise PropertyFailure(f"{name} should be a numpy array of shape {shape}, got a {describe_value(actual)}")
+        hints = _shape_hints((), tuple(shape), name, reduced_from, axes) if np.ndim(actual) == 0 and shape else []
+        raise PropertyFailure(f"{name} should be a numpy array of shape {shape}, got a {describe_value(actual)}",
+                              hints=hints)
     if actual.shape != tuple(shape):
-        raise PropertyFailure(f"{name} has shape {actual.shape}, expected {tuple(shape)}", hints=_shape_hints(actual.shape, tuple(shape)))
+        raise PropertyFailure(f"{name} has shape {actual.shape}, expected {tuple(shape)}",
+                              hints=_shape_hints(actual.shape, tuple(shape), name, reduced_from, axes))
     if not (np.issubdtype(actual.dtype, np.floating) or np.issubdtype(actual.dtype, np.integer) or actual.dtype == bool):
         raise PropertyFailure(f"{name} has dtype {actual.dtype}, expected a real number type")
     if dtype is not None and actual.dtype != dtype:
@@ -83,14 +91,34 @@ def require_scalar(name: str, actual: Any) -> float:
     raise PropertyFailure(f"{name} should be a scalar (a float or a 0-d array), got a {describe_value(actual)}")
 
 
-def _shape_hints(actual: tuple[int, ...], expected: tuple[int, ...]) -> list[str]:
+def _shape_hints(actual: tuple[int, ...], expected: tuple[int, ...], name: str = "",
+                 reduced_from: tuple[int, ...] | None = None, axes: tuple[int, ...] | None = None) -> list[str]:
+    if reduced_from is not None and len(actual) < len(expected) and len(expected) < len(reduced_from):
+        axes = axes if axes is not None else reduction_axes(reduced_from, expected)
+        if axes is not None:
+            call = f"axis={axes[0]}" if len(axes) == 1 else f"axis={axes}"
+            return [f"{name or 'The gradient'} is summed over too many axes: sum the upstream gradient over {call} only "
+                    f"(e.g. dout.sum({call})), which leaves shape {expected}; a sum over every axis gives a scalar."]
     if len(actual) == len(expected) + 1 and 1 in actual and tuple(d for d in actual if d != 1) == tuple(d for d in expected if d != 1):
         return ["An extra axis of length 1: sum with keepdims=False (or reshape) so the result has exactly the input's shape."]
     if sorted(actual) == sorted(expected) and actual != expected:
         return ["The right sizes in the wrong order: check for a missing or extra transpose."]
-    if int(np.prod(actual)) == int(np.prod(expected)):
+    if len(actual) > 0 and int(np.prod(actual)) == int(np.prod(expected)):
         return [f"The right number of elements: reshape to {expected} (e.g. dx.reshape(x.shape))."]
     return []
+
+
+def reduction_axes(source: tuple[int, ...], target: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The axes of `source` whose removal leaves `target`, the leading ones first where several
+    would (as numpy broadcasts a bias), or None: (N, M) -> (M,) is (0,); (N, F, H, W) -> (F,)
+    with F distinct from H and W is (0, 2, 3)."""
+    drop = len(source) - len(target)
+    if drop <= 0:
+        return None
+    for axes in itertools.combinations(range(len(source)), drop):
+        if tuple(d for i, d in enumerate(source) if i not in axes) == tuple(target):
+            return axes
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,16 +157,24 @@ def mismatch(actual: np.ndarray, expected: np.ndarray, tol: Tolerance = FLOAT64)
     return Mismatch(tuple(int(i) for i in worst), float(e[worst]), float(a[worst]), float(ratio[worst]))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number, np.ndarray)) and not isinstance(value, bool) and \
+        (not isinstance(value, np.ndarray) or np.issubdtype(value.dtype, np.number))
+
+
 def values_close(actual: Any, expected: Any, tol: Tolerance = FLOAT64) -> bool:
-    """True when two values of the same structure agree leaf by leaf (shapes included)."""
+    """True when two values of the same structure agree leaf by leaf (shapes included); numbers,
+    scalars too, within `tol` (a loss computed in another order is still the same loss)."""
     a_leaves, e_leaves = flatten(actual, ""), flatten(expected, "")
     if a_leaves.keys() != e_leaves.keys():
         return False
     for key, e in e_leaves.items():
         a = a_leaves[key]
-        if isinstance(e, np.ndarray) or isinstance(a, np.ndarray):
-            if not isinstance(a, (np.ndarray, float, int)) or np.shape(a) != np.shape(e) or mismatch(a, e, tol) is not None:
+        if _is_number(a) and _is_number(e):
+            if np.shape(a) != np.shape(e) or mismatch(np.asarray(a), np.asarray(e), tol) is not None:
                 return False
+        elif isinstance(e, np.ndarray) or isinstance(a, np.ndarray):
+            return False
         elif a != e:
             return False
     return True

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
+from checkers.student_errors import numpy2_hints
 from grader.submission import CallOutcome, Handle, StudentError, Submission
 
 
@@ -37,6 +38,10 @@ class Case:
         return replace(self, args={k: v for k, v in self.args.items() if k not in names})
 
 
+#: How a backward's failure begins when its forward returned something it cannot be checked on.
+BACKWARD_NOT_CHECKED = "backward not checked"
+
+
 class PropertyFailure(Exception):
     """A property does not hold on a case.
 
@@ -47,13 +52,16 @@ class PropertyFailure(Exception):
     """
 
     def __init__(self, summary: str, details: list[str] | None = None, hints: list[str] | None = None,
-                 diagnosis: str | None = None, error: StudentError | None = None):
+                 diagnosis: str | None = None, error: StudentError | None = None, function: str | None = None):
         super().__init__(summary)
         self.summary = summary
         self.details = list(details or [])
         self.hints = list(hints or [])
         self.diagnosis = diagnosis
+        #: The student's error, when a call of `function` raised (its text is the submission's:
+        #: see `checkers.student_errors`).
         self.error = error
+        self.function = function
         self.case: Case | None = None
 
 
@@ -109,26 +117,40 @@ class Exercise:
 
 
 class Context:
-    """What a property's check may use: calls into the submission, on behalf of one exercise."""
+    """What a property's check may use: calls into the submission, on behalf of one exercise.
 
-    def __init__(self, exercise: Exercise, submission: Submission):
+    modules: where each student function was found, when not in the exercise's own module (a
+    CS231n `layers.py` that holds `softmax_loss`; see `checkers.runner.locate`)."""
+
+    def __init__(self, exercise: Exercise, submission: Submission, modules: dict[str, str] | None = None):
         self.exercise = exercise
         self.submission = submission
+        self.modules = dict(modules or {})
+
+    def module_of(self, function: str) -> str:
+        """The module the student's `function` is called in."""
+        return self.modules.get(function, self.exercise.module)
 
     def call(self, function: str, *args: Any, keep: tuple[int, ...] = (), via: str | None = None,
              **kwargs: Any) -> CallOutcome:
-        """Call a function of the exercise's module; a student error becomes a PropertyFailure.
+        """Call a student function; a student error becomes a PropertyFailure.
         via: a trusted adapter that makes the call (see `Submission.call`)."""
         outcome = self.try_call(function, *args, keep=keep, via=via, **kwargs)
         if outcome.error is not None:
-            raise PropertyFailure(outcome.error.describe(), details=_traceback_lines(outcome.error), error=outcome.error)
+            error = outcome.error
+            details = _traceback_lines(error)
+            if outcome.output.strip():
+                details.append("it printed: " + " | ".join(outcome.output.strip().splitlines()[-3:])[-300:])
+            raise PropertyFailure(error.describe(), details=details, error=error, function=function,
+                                  hints=numpy2_hints(f"{error.message}\n{error.traceback}"))
         return outcome
 
     def try_call(self, function: str, *args: Any, keep: tuple[int, ...] = (), via: str | None = None,
                  **kwargs: Any) -> CallOutcome:
-        """Call a function of the exercise's module; the outcome may hold a student error."""
+        """Call a student function; the outcome may hold a student error."""
         ex = self.exercise
-        return self.submission.call(ex.assignment, ex.module, function, list(args), kwargs, keep=keep, via=via)
+        return self.submission.call(ex.assignment, self.module_of(function), function, list(args), kwargs,
+                                    keep=keep, via=via)
 
     def forget(self, handle: Handle) -> None:
         """Drop a cache the student's side keeps for us."""
@@ -153,6 +175,14 @@ class PropertyResult:
     hints: list[str] = field(default_factory=list)
     #: It could not run on this machine (message: why); never counted as passed.
     skipped: bool = False
+    #: The student function found to raise NotImplementedError while checking this property.
+    not_implemented: str = ""
+
+    @property
+    def advice(self) -> bool:
+        """Reported but worth no points (weight 0, not essential): float32 kept as float32, unless
+        the manifest gives it weight."""
+        return not self.essential and self.weight == 0
 
 
 @dataclass
@@ -167,12 +197,15 @@ class ExerciseResult:
     reason: str = ""
     seconds: float = 0.0
     student_seconds: float = 0.0
+    #: Something the student should know that is not a failure (a function found in another module).
+    note: str = ""
 
     @property
     def passed(self) -> bool:
-        """Every property that ran holds (and at least one ran)."""
+        """Every property that ran holds, advice aside (it is reported, and worth nothing),
+        and at least one ran."""
         ran = [p for p in self.properties if not p.skipped]
-        return self.status == "checked" and bool(ran) and all(p.passed for p in ran)
+        return self.status == "checked" and bool(ran) and all(p.passed or p.advice for p in ran)
 
     @property
     def skipped(self) -> list[PropertyResult]:

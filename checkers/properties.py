@@ -9,8 +9,12 @@ Every declaration gets, for free: it runs on every drawn input; exact output sha
 values against the torch reference in float64; the backward against the reference's
 vector-Jacobian product for a random upstream gradient, with finite differences of the student's
 own forward as a diagnosis; input hygiene (arguments unchanged, gradients that are fresh arrays,
-independent caches); float32 kept as float32. Exercise-specific properties come on top, written
-with the helpers at the end of this module.
+independent caches); float32 kept as float32 (advice, unless the manifest gives it weight).
+
+A declaration may add `Variant`s: the same comparison with the reference on cases of their own
+(an edge the contract fixes, a convention beyond CS231n's as a minor property, stability at
+inputs of very different scales, configurations kept out of the main properties). Other
+exercise-specific properties are written with the helpers at the end of this module.
 """
 
 from __future__ import annotations
@@ -23,17 +27,27 @@ from hypothesis import strategies as st
 
 from checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, flatten, require_array,
                               require_scalar, values_close)
-from checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
+from checkers.exercise import BACKWARD_NOT_CHECKED, Case, Context, Exercise, Mistake, Property, PropertyFailure
+from checkers.oracle import Evaluation, evaluate
 from checkers.strategies import as_float32, direction, upstream
 from grader.submission import CallOutcome, Handle
 
 #: Weights of the generic properties within an exercise's points.
 CORRECTNESS_WEIGHT = 4.0
 HYGIENE_WEIGHT = 1.0
-FLOAT32_WEIGHT = 0.5
+#: float32 kept as float32 is advice (reported, no points): CS231n code upcasts (np.zeros(shape)).
+#: An instructor gives it weight in the manifest (`[weights] preserves_float32 = 0.5`).
+FLOAT32_WEIGHT = 0.0
+#: A convention the contract picks beyond CS231n's (the derivative at an exact kink, stability at
+#: logit gaps beyond exp's range, strides that do not divide the input) costs only this share.
+CONVENTION_WEIGHT = 1.0
 #: Central finite-difference step relative to the input's scale: about eps**(1/3) for float64.
 FD_STEP = 6e-6
+#: The floating-point troubles a call may report, in the checker's own words.
+FLOATING_POINT_TROUBLE = ("overflow", "invalid value", "divide by zero")
+
+INDEPENDENT_CACHES = ("Keep everything the backward needs in the cache it returns, not in globals, "
+                      "and do not modify the cache in the backward.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,19 +108,25 @@ def unpack_gradients(function: str, returned: Any, inputs: dict[str, Any]) -> di
     return dict(zip(names, returned))
 
 
-def require_like(name: str, actual: Any, like: Any, dtype: Any = None) -> None:
-    """`actual` has the structure and exact shapes of `like` (an array, or a dict of arrays)."""
+def require_like(name: str, actual: Any, like: Any, dtype: Any = None, reduced_from: tuple[int, ...] | None = None,
+                 axes: tuple[int, ...] | None = None) -> None:
+    """`actual` has the structure and exact shapes of `like` (an array, or a dict of arrays).
+    reduced_from, axes: the upstream gradient's shape and the axes a gradient of this shape sums
+    it over, for a hint on a gradient summed over too many axes (see `require_array`).
+    Keys the submission made up are told in the details only (they are its text)."""
     if isinstance(like, dict):
         if not isinstance(actual, dict):
             raise PropertyFailure(f"{name} should be a dict with the keys {sorted(like)}, got a {type(actual).__name__}")
         missing, extra = sorted(set(like) - set(actual)), sorted(set(actual) - set(like))
         if missing or extra:
             raise PropertyFailure(f"{name} should have exactly the keys {sorted(like)}"
-                                  + (f"; missing {missing}" if missing else "") + (f"; unexpected {extra}" if extra else ""))
+                                  + (f"; missing {missing}" if missing else "")
+                                  + (f"; {len(extra)} unexpected key{'s' * (len(extra) > 1)}" if extra else ""),
+                                  details=[f"unexpected keys: {extra}"] if extra else [])
         for key in like:
             require_like(f"{name}[{key!r}]", actual[key], like[key], dtype)
     else:
-        require_array(name, actual, np.shape(like), dtype)
+        require_array(name, actual, np.shape(like), dtype, reduced_from, axes)
 
 
 def gradient_names(grads: dict[str, Any]) -> dict[str, Any]:
@@ -117,19 +137,24 @@ def gradient_names(grads: dict[str, Any]) -> dict[str, Any]:
     return named
 
 
+def best_effort(compute: Callable[[], Any], default: Any = None) -> Any:
+    """What `compute()` gives, or `default` where it raises: hints and diagnoses explain a failure
+    and must never replace it (a model or a diagnosis may not apply to odd student values)."""
+    try:
+        return compute()
+    except Exception:  # noqa: BLE001 - an explanation that does not apply is left out
+        return default
+
+
 def mistake_hints(mistakes: Sequence[Mistake], quantity: str, case: Case, right: Any, actual: Any,
                   dout: Any = None, tol: Tolerance = FLOAT64) -> list[str]:
     """The hints of the known mistakes whose result the student's value matches."""
     hints = []
-    for m in mistakes:
-        if m.quantity != quantity:
-            continue
-        try:
-            wrong = m.expected(case, right, dout)
-        except Exception:  # noqa: BLE001 - a mistake model that does not apply to this case
-            continue
-        if values_close(actual, wrong, tol):
-            hints.append(m.hint)
+    with np.errstate(all="ignore"):  # a model of a mistake may overflow where the mistake does
+        for m in mistakes:
+            if m.quantity == quantity and best_effort(lambda: values_close(actual, m.expected(case, right, dout), tol),
+                                                      False):
+                hints.append(m.hint)
     return hints
 
 
@@ -142,7 +167,8 @@ def inputs_unchanged(function: str, case: Case, outcome: CallOutcome, sent: list
         paths_before, paths_after = flatten(before, name), flatten(after, name)
         if paths_before.keys() != paths_after.keys():
             changed = sorted(set(paths_before) ^ set(paths_after))
-            raise PropertyFailure(f"{function} added or removed entries of its argument {name}: {', '.join(changed)}",
+            raise PropertyFailure(f"{function} added or removed entries of its argument {name}",
+                                  details=[f"entries added or removed: {', '.join(changed)}"],
                                   hints=["Work on a copy (x.copy()) or build a new array: callers reuse their arrays."])
         for path, b in paths_before.items():
             a = paths_after.get(path)
@@ -150,6 +176,32 @@ def inputs_unchanged(function: str, case: Case, outcome: CallOutcome, sent: list
                                                    and np.array_equal(a, b, equal_nan=True)):
                 raise PropertyFailure(f"{function} modified its argument {path} in place",
                                       hints=["Work on a copy (x.copy()) or build a new array: callers reuse their arrays."])
+
+
+def floating_point_trouble(outcome: CallOutcome) -> list[str]:
+    """Which floating-point troubles (overflow, invalid value, divide by zero) a call reported,
+    named in the checker's words (the reports come from the submission's side)."""
+    return [kind for kind in FLOATING_POINT_TROUBLE
+            if any(kind.split()[0] in str(w) for w in outcome.warnings)]
+
+
+def not_sharing_memory(function: str, outcome: CallOutcome, hint: str) -> None:
+    """The arrays a call returned share memory neither with its arguments nor with each other."""
+    if outcome.aliases:
+        raise PropertyFailure(f"{function} returned arrays that share memory with others",
+                              details=list(outcome.aliases), hints=[hint])
+
+
+def on_float32(check: Callable[[Context, Case], Any]) -> Callable[[Context, Case], Any]:
+    """`check` run on the float32 version of each case; a failure shows that float32 case."""
+    def run(ctx, case):
+        case32 = as_float32(case)
+        try:
+            return check(ctx, case32)
+        except PropertyFailure as failure:
+            failure.case = case32
+            raise
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +223,7 @@ def diagnose_with_finite_differences(own: Callable[[Case], dict[str, Any]], case
     own(case) runs the student's forward (or loss) and returns its outputs by name; `forward`
     and `backward` name the two parts in the message ("relu_forward", or "the loss value").
     For each wrong gradient, a central difference of <upstream, own(x + h·v)> along a random
-    direction v is set against <gradient, v>.
+    direction v is set against <gradient, v>. No diagnosis where it cannot be made.
     """
     rng = case.rng(7)
     inconsistent = []
@@ -189,8 +241,8 @@ def diagnose_with_finite_differences(own: Callable[[Case], dict[str, Any]], case
                 analytic = float(np.sum(np.asarray(leaf, dtype=np.float64) * v))
                 if abs(numeric - analytic) > 1e-4 * max(abs(numeric), abs(analytic)) + 1e-7:
                     inconsistent.append(label)
-    except PropertyFailure:
-        return None  # the student's forward does not run on a nearby input: no diagnosis
+    except Exception:  # noqa: BLE001 - the student's forward does not run (or gives odd values) nearby
+        return None
     names = ", ".join(inconsistent or wrong)
     if inconsistent:
         text = (f"{names} {'disagrees' if len(inconsistent) == 1 else 'disagree'} with finite differences of your own "
@@ -203,6 +255,62 @@ def diagnose_with_finite_differences(own: Callable[[Case], dict[str, Any]], case
 
 
 # ---------------------------------------------------------------------------------------------
+# Variants: the main comparison on cases of their own
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The exercise's comparison with the reference (values; vector-Jacobian product; loss and
+    gradient) on cases of its own, as a property of its own.
+
+    description may name `{function}`; where: for a layer, "forward", "backward" or "both";
+    essential and weight as for any property (a convention is minor); hint: shown with every
+    failure (a convention names itself); context(case): said before the failure (what is special
+    about the case, in words that are safe for hidden examples); warnings_free: the call must
+    also report no overflow, invalid value or division by zero; diagnose: finite differences
+    where a gradient is wrong (meaningless at an exact kink)."""
+
+    name: str
+    description: str
+    cases: st.SearchStrategy
+    where: str = "both"
+    essential: bool = True
+    weight: float = 1.0
+    hint: str = ""
+    context: Callable[[Case], str] | None = None
+    warnings_free: bool = False
+    diagnose: bool = True
+    max_examples: int | None = None
+
+    def property(self, function: str, check: Callable[[Context, Case, "Variant"], Any]) -> Property:
+        def run(ctx, case):
+            try:
+                check(ctx, case, self)
+            except PropertyFailure as failure:
+                if self.context is not None:
+                    failure.summary = f"{best_effort(lambda: self.context(case), '')}{failure.summary}"
+                if self.hint:
+                    failure.hints.append(self.hint)
+                raise
+        return Property(self.name, self.description.format(function=function), run, self.cases, self.weight,
+                        self.essential, max_examples=self.max_examples)
+
+
+def convention(name: str, description: str, cases: st.SearchStrategy, hint: str, where: str = "backward",
+               context: Callable[[Case], str] | None = None) -> Variant:
+    """A value at a kink or an edge that is the contract's convention rather than a bug (ReLU's
+    derivative at exactly 0): a minor property of its own, whose failure names the convention."""
+    return Variant(name, description, cases, where, essential=False, weight=CONVENTION_WEIGHT, hint=hint,
+                   context=context, diagnose=False)
+
+
+def _assert_no_trouble(function: str, outcome: CallOutcome) -> None:
+    trouble = floating_point_trouble(outcome)
+    if trouble:
+        raise PropertyFailure(f"{function} is not numerically stable here: numpy reported {' and '.join(trouble)}")
+
+
+# ---------------------------------------------------------------------------------------------
 # Property builders
 
 
@@ -210,14 +318,17 @@ def _prop(name: str, description: str, check, cases=None, weight: float = 1.0, e
     return Property(name=name, description=description, check=check, cases=cases, weight=weight, essential=essential)
 
 
+def _as_outputs(target: Target, out: Any) -> dict[str, Any]:
+    return dict(zip(target.outputs, out if len(target.outputs) > 1 else (out,)))
+
+
 def output_properties(target: Target, reference: Callable, cases: st.SearchStrategy,
-                      mistakes: Sequence[Mistake] = (), edges: Sequence[Case] = ()) -> list[Property]:
-    """Properties of a function or a layer forward: runs, shapes, values, hygiene, float32;
-    `edges` are explicit cases (exact kinks) checked against the reference on their own."""
+                      mistakes: Sequence[Mistake] = (), variants: Sequence[Variant] = ()) -> list[Property]:
+    """Properties of a function or a layer forward: runs, shapes, values, hygiene, float32, and
+    the variants (`where` "forward" or "both")."""
 
     def expected(case: Case) -> dict[str, Any]:
-        out = evaluate(reference, case.args).output
-        return dict(zip(target.outputs, out if len(target.outputs) > 1 else (out,)))
+        return _as_outputs(target, evaluate(reference, case.args).output)
 
     def run(ctx: Context, case: Case) -> Called:
         called = call_target(ctx, target, case)
@@ -233,8 +344,9 @@ def output_properties(target: Target, reference: Callable, cases: st.SearchStrat
         for name in target.outputs:
             require_like(name, outs[name], want[name], np.float64)
 
-    def values(ctx, case):
-        outs, want = run(ctx, case).outputs, expected(case)
+    def values(ctx, case) -> Called:
+        called = run(ctx, case)
+        outs, want = called.outputs, expected(case)
         for name in target.outputs:
             require_like(name, outs[name], want[name])
         try:
@@ -244,13 +356,19 @@ def output_properties(target: Target, reference: Callable, cases: st.SearchStrat
             right = want if len(want) > 1 else want[target.outputs[0]]
             failure.hints += mistake_hints(mistakes, "output", case, right, actual)
             raise
+        return called
+
+    def variant(ctx, case, v: Variant):
+        called = values(ctx, case)
+        if v.warnings_free:
+            _assert_no_trouble(target.function, called.outcome)
 
     def unchanged(ctx, case):
         called = run(ctx, case)
         inputs_unchanged(target.function, case, called.outcome, list(case.args.values()), target.mutable)
 
-    def float32(ctx, case):
-        case32 = as_float32(case)
+    @on_float32
+    def float32(ctx, case32):
         outs, want = run(ctx, case32).outputs, expected(case32)
         for name in target.outputs:
             require_like(name, outs[name], want[name], np.float32)
@@ -261,84 +379,107 @@ def output_properties(target: Target, reference: Callable, cases: st.SearchStrat
         _prop("runs_on_valid_inputs", f"{f} runs on every valid input and returns the contract's structure", runs, cases),
         _prop("output_shape_and_dtype", f"{f}'s outputs have exactly the reference's shapes, in float64", shapes, cases),
         _prop("matches_reference", f"{f}'s outputs match the torch reference in float64", values, cases, CORRECTNESS_WEIGHT),
-        *([_prop("matches_reference_at_edges", f"{f} matches the reference at the edge cases the contract fixes",
-                 values, examples(*edges))] if edges else []),
+        *[v.property(f, variant) for v in variants if v.where in ("forward", "both")],
         _prop("inputs_unchanged", f"{f} leaves its inputs unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("preserves_float32", f"{f} gives float32 outputs for float32 inputs", float32, cases, FLOAT32_WEIGHT, essential=False),
+        _prop("preserves_float32", f"{f} gives float32 outputs for float32 inputs (advice unless the manifest weighs it)",
+              float32, cases, FLOAT32_WEIGHT, essential=False),
     ]
+
+
+def forward_for_backward(ctx: Context, forward: Target, reference: Callable, case: Case,
+                         differentiable: Sequence[str] = ()) -> tuple[Called, Evaluation]:
+    """The student's forward on `case`, for a backward to be checked on its cache, and the
+    reference's evaluation of the case. The forward's outputs must have the reference's
+    structure and shapes: otherwise the backward cannot be judged (the upstream gradient has the
+    reference's shapes) and the failure blames the forward."""
+    try:
+        called = call_target(ctx, forward, case)
+    except PropertyFailure as failure:
+        failure.summary = f"could not get a cache from {forward.function}: {failure.summary}"
+        failure.args = (failure.summary,)
+        raise
+    ev = evaluate(reference, case.args, differentiable)
+    want = _as_outputs(forward, ev.output)
+    for name in forward.outputs:
+        try:
+            require_like(name, called.outputs[name], want[name])
+        except PropertyFailure as failure:
+            if called.cache is not None:
+                ctx.forget(called.cache)
+            raise PropertyFailure(f"{BACKWARD_NOT_CHECKED}: your {forward.function}'s {failure.summary}",
+                                  details=failure.details,
+                                  hints=[f"Fix {forward.function} first (see its own checks): the backward is checked "
+                                         f"on the cache of a forward whose outputs have the contract's shapes."])
+    return called, ev
 
 
 def backward_properties(forward: Target, backward: str, reference: Callable, cases: st.SearchStrategy,
                         differentiable: Sequence[str], mistakes: Sequence[Mistake] = (),
-                        edges: Sequence[Case] = ()) -> list[Property]:
-    """Properties of a layer backward, fed by the student's own forward's cache; `edges` are
-    explicit cases (the derivative at an exact kink) checked on their own."""
+                        variants: Sequence[Variant] = (), sum_axes: dict[str, tuple[int, ...]] | None = None
+                        ) -> list[Property]:
+    """Properties of a layer backward, fed by the student's own forward's cache, and the variants
+    (`where` "backward" or "both"). sum_axes: for a gradient that sums the upstream gradient over
+    axes other than the leading ones (a convolution's db: (0, 2, 3)), those axes, for the hint."""
+    sum_axes = dict(sum_axes or {})
     differentiable = tuple(differentiable)
-
-    def forward_for(ctx: Context, case: Case) -> Called:
-        try:
-            return call_target(ctx, forward, case)
-        except PropertyFailure as failure:
-            failure.summary = f"could not get a cache from {forward.function}: {failure.summary}"
-            failure.args = (failure.summary,)
-            raise
 
     def grads_of(ctx: Context, case: Case, upstreams: dict[str, Any], cache: Handle) -> tuple[dict[str, Any], CallOutcome]:
         outcome = ctx.call(backward, *upstreams.values(), cache)
         inputs = {n: case.args[n] for n in differentiable}
         return unpack_gradients(backward, outcome.value, inputs), outcome
 
-    def upstream_for(case: Case, outputs: dict[str, Any]) -> dict[str, Any]:
+    def upstream_for(case: Case, ev: Evaluation, dtype=None) -> dict[str, Any]:
         rng = case.rng(1)
-        return {name: upstream(rng, np.shape(out)) for name, out in outputs.items()}
+        ups = {name: upstream(rng, np.shape(out)) for name, out in _as_outputs(forward, ev.output).items()}
+        return ups if dtype is None else {k: v.astype(dtype) for k, v in ups.items()}
 
-    def reference_grads(case: Case, upstreams: dict[str, Any]) -> dict[str, Any]:
-        ev = evaluate(reference, case.args, differentiable)
+    def reference_grads(ev: Evaluation, upstreams: dict[str, Any]) -> dict[str, Any]:
         return ev.vjp(tuple(upstreams.values()) if len(upstreams) > 1 else next(iter(upstreams.values())))
 
     def forward_and_backward(ctx, case, dtype=None):
-        called = forward_for(ctx, case)
-        ups = upstream_for(case, called.outputs)
-        if dtype is not None:
-            ups = {k: v.astype(dtype) for k, v in ups.items()}
+        called, ev = forward_for_backward(ctx, forward, reference, case, differentiable)
+        ups = upstream_for(case, ev, dtype)
         grads, outcome = grads_of(ctx, case, ups, called.cache)
         ctx.forget(called.cache)
-        return called, ups, grads, outcome
+        return called, ev, ups, grads, outcome
 
-    def check_shapes(case, grads, dtype=None):
+    def check_shapes(case, grads, ups, dtype=None):
+        source = np.shape(next(iter(ups.values())))
         for name in differentiable:
-            require_like(f"d{name}", grads[name], case.args[name], dtype)
+            require_like(f"d{name}", grads[name], case.args[name], dtype, reduced_from=source, axes=sum_axes.get(name))
 
     def runs(ctx, case):
         forward_and_backward(ctx, case)
 
     def shapes(ctx, case):
-        _, _, grads, _ = forward_and_backward(ctx, case)
-        check_shapes(case, grads, np.float64)
+        _, _, ups, grads, _ = forward_and_backward(ctx, case)
+        check_shapes(case, grads, ups, np.float64)
 
-    def vjp(ctx, case):
-        called, ups, grads, _ = forward_and_backward(ctx, case)
-        check_shapes(case, grads)
-        assert_vjp(ctx, case, called, ups, grads)
-
-    def assert_vjp(ctx, case, called, ups, grads):
-        right = reference_grads(case, ups)
+    def vjp(ctx, case, diagnose: bool = True):
+        called, ev, ups, grads, _ = forward_and_backward(ctx, case)
+        check_shapes(case, grads, ups)
+        right = reference_grads(ev, ups)
         try:
             assert_matches("gradients", gradient_names(grads), gradient_names(right))
         except PropertyFailure as failure:
             dout = next(iter(ups.values())) if len(ups) == 1 else ups
             failure.hints += mistake_hints(mistakes, "gradients", case, right, grads, dout)
-            ev_out = evaluate(reference, case.args).output
-            want = dict(zip(forward.outputs, ev_out if len(forward.outputs) > 1 else (ev_out,)))
-            forward_right = values_close(called.outputs, want)
-            wrong = [n for n, g in gradient_names(grads).items() if not values_close(g, gradient_names(right)[n])]
-            failure.diagnosis = diagnose_with_finite_differences(
-                lambda c: _own_outputs(ctx, forward, c), case, ups, grads, wrong, forward_right, forward.function, backward)
+            if diagnose:
+                failure.diagnosis = best_effort(lambda: _diagnosis(ctx, case, called, ev, ups, grads, right))
             raise
 
+    def _diagnosis(ctx, case, called, ev, ups, grads, right):
+        forward_right = values_close(called.outputs, _as_outputs(forward, ev.output))
+        wrong = [n for n, g in gradient_names(grads).items() if not values_close(g, gradient_names(right)[n])]
+        return diagnose_with_finite_differences(lambda c: _own_outputs(ctx, forward, c), case, ups, grads, wrong,
+                                                forward_right, forward.function, backward)
+
+    def variant(ctx, case, v: Variant):
+        vjp(ctx, case, diagnose=v.diagnose)
+
     def unchanged(ctx, case):
-        called = forward_for(ctx, case)
-        ups = upstream_for(case, called.outputs)
+        called, ev = forward_for_backward(ctx, forward, reference, case)
+        ups = upstream_for(case, ev)
         outcome = ctx.call(backward, *ups.values(), called.cache)
         ctx.forget(called.cache)
         for name, (sent, after) in zip(ups, zip(ups.values(), outcome.args_after)):
@@ -347,34 +488,37 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
                                       hints=["Build dx as a new array (dout * mask, or dout.copy() before editing it)."])
 
     def fresh(ctx, case):
-        _, _, _, outcome = forward_and_backward(ctx, case)
-        if outcome.aliases:
-            raise PropertyFailure(f"{backward} returned arrays that share memory with others: {'; '.join(outcome.aliases)}",
-                                  hints=["Return new arrays: a view of dout or of a cached input changes when they do."])
+        *_, outcome = forward_and_backward(ctx, case)
+        not_sharing_memory(backward, outcome, "Return new arrays: a view of dout or of a cached input changes when they do.")
+
+    def alone_is_right(ctx, case) -> bool:
+        """One forward, one backward: whether the backward is right without a second cache around."""
+        _, ev, ups, grads, _ = forward_and_backward(ctx, case)
+        return values_close(gradient_names(grads), gradient_names(reference_grads(ev, ups)))
 
     def independent(ctx, pair):
         first, second = pair.args["first"], pair.args["second"]
-        a, b = forward_for(ctx, first), forward_for(ctx, second)
-        ups_a, ups_b = upstream_for(first, a.outputs), upstream_for(second, b.outputs)
-        for label, case, called, ups in (("second", second, b, ups_b), ("first", first, a, ups_a),
-                                         ("first, again", first, a, ups_a)):
+        (a, ev_a), (b, ev_b) = (forward_for_backward(ctx, forward, reference, c, differentiable) for c in (first, second))
+        ups_a, ups_b = upstream_for(first, ev_a), upstream_for(second, ev_b)
+        for label, case, called, ev, ups in (("second", second, b, ev_b, ups_b), ("first", first, a, ev_a, ups_a),
+                                             ("first, again", first, a, ev_a, ups_a)):
             grads, _ = grads_of(ctx, case, ups, called.cache)
             try:
-                check_shapes(case, grads)
-                assert_matches("gradients", gradient_names(grads), gradient_names(reference_grads(case, ups)))
+                check_shapes(case, grads, ups)
+                assert_matches("gradients", gradient_names(grads), gradient_names(reference_grads(ev, ups)))
             except PropertyFailure as failure:
-                failure.summary = (f"after two forwards, the backward of the {label} cache is wrong: {failure.summary}")
-                failure.hints.append("Keep everything the backward needs in the cache it returns, not in globals, "
-                                     "and do not modify the cache in the backward.")
+                failure.summary = f"after two forwards, the backward of the {label} cache is wrong: {failure.summary}"
+                explain_interference(failure, best_effort(lambda: alone_is_right(ctx, case), False),
+                                     INDEPENDENT_CACHES, "vjp_matches_reference")
                 raise
         ctx.forget(a.cache)
         ctx.forget(b.cache)
 
-    def float32(ctx, case):
-        case32 = as_float32(case)
-        _, ups, grads, _ = forward_and_backward(ctx, case32, np.float32)
-        check_shapes(case32, grads, np.float32)
-        assert_matches("gradients", gradient_names(grads), gradient_names(reference_grads(case32, ups)), FLOAT32,
+    @on_float32
+    def float32(ctx, case32):
+        _, ev, ups, grads, _ = forward_and_backward(ctx, case32, np.float32)
+        check_shapes(case32, grads, ups, np.float32)
+        assert_matches("gradients", gradient_names(grads), gradient_names(reference_grads(ev, ups)), FLOAT32,
                        what="the reference (float32 tolerance)")
 
     pairs = st.builds(lambda a, b: Case(args={"first": a, "second": b}, seed=a.seed), cases, cases)
@@ -384,15 +528,28 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
         _prop("gradient_shapes", f"each gradient of {b} has exactly its input's shape, in float64", shapes, cases),
         _prop("vjp_matches_reference", f"{b} matches the reference's vector-Jacobian product for a random upstream gradient",
               vjp, cases, CORRECTNESS_WEIGHT),
-        *([_prop("vjp_at_edges", f"{b} gives the contract's derivative at the edge cases it fixes (an exact kink)",
-                 vjp, examples(*edges))] if edges else []),
+        *[v.property(b, variant) for v in variants if v.where in ("backward", "both")],
         _prop("caches_are_independent", "two forwards then their backwards (one twice) each give the right gradients",
               independent, pairs),
         _prop("inputs_unchanged", f"{b} leaves the upstream gradient unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
         _prop("gradients_are_fresh_arrays", f"{b}'s gradients are new arrays, not views of its inputs or of each other",
               fresh, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("preserves_float32", f"{b} gives float32 gradients for float32 inputs", float32, cases, FLOAT32_WEIGHT, essential=False),
+        _prop("preserves_float32", f"{b} gives float32 gradients for float32 inputs (advice unless the manifest weighs it)",
+              float32, cases, FLOAT32_WEIGHT, essential=False),
     ]
+
+
+def explain_interference(failure: PropertyFailure, alone_right: bool, hint: str, single: str,
+                         history_dependent: bool = False) -> None:
+    """A failure of an independence property (two caches, two optimizers) explained: the hint
+    about state kept outside the cache (or config) only where the function is right on its own,
+    or where the same call, made twice, gives two results (state carried between calls);
+    otherwise the failure points to the property `single` that already shows the bug."""
+    if alone_right or history_dependent:
+        failure.hints.append(hint)
+    else:
+        failure.summary += f" (it is wrong on its own too: see {single})"
+        failure.args = (failure.summary,)
 
 
 def _own_outputs(ctx: Context, target: Target, case: Case) -> dict[str, Any]:
@@ -403,9 +560,9 @@ def _own_outputs(ctx: Context, target: Target, case: Case) -> dict[str, Any]:
 
 
 def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, differentiable: Sequence[str],
-                    mistakes: Sequence[Mistake] = (), edges: Sequence[Case] = ()) -> list[Property]:
-    """Properties of `NAME(...) -> (loss, grads)`: the gradient is of the loss itself; `edges`
-    are explicit cases at a kink (L1 where pred == target) whose gradient the contract fixes."""
+                    mistakes: Sequence[Mistake] = (), variants: Sequence[Variant] = ()) -> list[Property]:
+    """Properties of `NAME(...) -> (loss, grads)`: the gradient is of the loss itself; each
+    variant checks the loss and the gradient on its own cases."""
     differentiable = tuple(differentiable)
     target = Target(name, outputs=("loss", "grads"))
 
@@ -427,16 +584,17 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
         for n in differentiable:
             require_like(f"d{n}", grads[n], case.args[n], np.float64)
 
-    def loss_value(ctx, case):
-        value, _, _ = run(ctx, case)
+    def loss_value(ctx, case) -> CallOutcome:
+        value, _, outcome = run(ctx, case)
         want, _ = right(case)
         try:
             assert_matches("loss", {"loss": np.array(value)}, {"loss": np.array(want)})
         except PropertyFailure as failure:
             failure.hints += mistake_hints(mistakes, "loss", case, want, value)
             raise
+        return outcome
 
-    def gradient(ctx, case):
+    def gradient(ctx, case, diagnose: bool = True):
         _, grads, _ = run(ctx, case)
         for n in differentiable:
             require_like(f"d{n}", grads[n], case.args[n])
@@ -445,13 +603,22 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
             assert_matches("gradients", gradient_names(grads), gradient_names(want))
         except PropertyFailure as failure:
             failure.hints += mistake_hints(mistakes, "gradients", case, want, grads)
-            own_loss = require_scalar("loss", call_target(ctx, target, case).outputs["loss"])
-            wrong = [n for n, g in gradient_names(grads).items() if not values_close(g, gradient_names(want)[n])]
-            failure.diagnosis = diagnose_with_finite_differences(
-                lambda c: {"loss": require_scalar("loss", call_target(ctx, target, c).outputs["loss"])},
-                case, {"loss": 1.0}, grads, wrong, values_close(np.array(own_loss), np.array(want_loss)),
-                "loss", "the gradient")
+            if diagnose:
+                failure.diagnosis = best_effort(lambda: _diagnosis(ctx, case, grads, want_loss, want))
             raise
+
+    def _diagnosis(ctx, case, grads, want_loss, want):
+        own_loss = require_scalar("loss", call_target(ctx, target, case).outputs["loss"])
+        wrong = [n for n, g in gradient_names(grads).items() if not values_close(g, gradient_names(want)[n])]
+        return diagnose_with_finite_differences(
+            lambda c: {"loss": require_scalar("loss", call_target(ctx, target, c).outputs["loss"])},
+            case, {"loss": 1.0}, grads, wrong, values_close(own_loss, want_loss), "loss", "the gradient")
+
+    def variant(ctx, case, v: Variant):
+        outcome = loss_value(ctx, case)
+        gradient(ctx, case, diagnose=v.diagnose)
+        if v.warnings_free:
+            _assert_no_trouble(name, outcome)
 
     def unchanged(ctx, case):
         _, _, outcome = run(ctx, case)
@@ -459,12 +626,10 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
 
     def fresh(ctx, case):
         _, _, outcome = run(ctx, case)
-        if outcome.aliases:
-            raise PropertyFailure(f"{name} returned arrays that share memory with others: {'; '.join(outcome.aliases)}",
-                                  hints=["Return new arrays for the gradients."])
+        not_sharing_memory(name, outcome, "Return new arrays for the gradients.")
 
-    def float32(ctx, case):
-        case32 = as_float32(case)
+    @on_float32
+    def float32(ctx, case32):
         value, grads, _ = run(ctx, case32)
         for n in differentiable:
             require_like(f"d{n}", grads[n], case32.args[n], np.float32)
@@ -477,11 +642,11 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
         _prop("output_shapes", "the loss is a scalar and each gradient has exactly its input's shape, in float64", shapes, cases),
         _prop("loss_matches_reference", f"{name}'s loss matches the torch reference", loss_value, cases, CORRECTNESS_WEIGHT / 2),
         _prop("gradient_matches_reference", f"{name}'s gradients match autograd of the reference loss", gradient, cases, CORRECTNESS_WEIGHT / 2),
-        *([_prop("gradient_at_edges", f"{name}'s gradient is the contract's at the edge cases it fixes (an exact kink)",
-                 gradient, examples(*edges))] if edges else []),
+        *[v.property(name, variant) for v in variants],
         _prop("inputs_unchanged", f"{name} leaves its inputs unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
         _prop("gradients_are_fresh_arrays", f"{name}'s gradients are new arrays", fresh, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("preserves_float32", f"{name} gives float32 gradients for float32 inputs", float32, cases, FLOAT32_WEIGHT, essential=False),
+        _prop("preserves_float32", f"{name} gives float32 gradients for float32 inputs (advice unless the manifest weighs it)",
+              float32, cases, FLOAT32_WEIGHT, essential=False),
     ]
 
 
@@ -493,60 +658,88 @@ def layer(assignment: str, module: str, forward: str, backward: str, reference: 
           differentiable: Sequence[str], outputs: Sequence[str] = ("out",), mutable: Sequence[str] = (),
           forward_mistakes: Sequence[Mistake] = (), backward_mistakes: Sequence[Mistake] = (),
           forward_extra: Sequence[Property] = (), backward_extra: Sequence[Property] = (),
-          edges: Sequence[Case] = (), summary: str = "") -> list[Exercise]:
+          variants: Sequence[Variant] = (), sum_axes: dict[str, tuple[int, ...]] | None = None,
+          summary: str = "") -> list[Exercise]:
     """A forward/backward pair: two exercises sharing one reference and one input strategy.
-    edges: explicit cases at exact kinks, checked by both."""
+    variants: the comparison on cases of their own, for the forward, the backward or both;
+    sum_axes: see `backward_properties`."""
     target = Target(forward, tuple(outputs), cache=True, mutable=tuple(mutable))
     return [
         Exercise(forward, assignment, module, f"{summary}: forward",
-                 output_properties(target, reference, cases, forward_mistakes, edges) + list(forward_extra), cases),
+                 output_properties(target, reference, cases, forward_mistakes, variants) + list(forward_extra), cases),
         Exercise(backward, assignment, module, f"{summary}: backward",
-                 backward_properties(target, backward, reference, cases, differentiable, backward_mistakes, edges)
+                 backward_properties(target, backward, reference, cases, differentiable, backward_mistakes, variants,
+                                     sum_axes)
                  + list(backward_extra), cases, needs=(forward,)),
     ]
 
 
 def loss(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,
          differentiable: Sequence[str] = ("x",), mistakes: Sequence[Mistake] = (), extra: Sequence[Property] = (),
-         edges: Sequence[Case] = (), summary: str = "") -> list[Exercise]:
-    """A function returning (loss, gradients); edges: explicit cases at a kink."""
+         variants: Sequence[Variant] = (), summary: str = "") -> list[Exercise]:
+    """A function returning (loss, gradients); variants: loss and gradient on cases of their own."""
     return [Exercise(name, assignment, module, summary,
-                     loss_properties(name, reference, cases, differentiable, mistakes, edges) + list(extra), cases)]
+                     loss_properties(name, reference, cases, differentiable, mistakes, variants) + list(extra), cases)]
 
 
 def function(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,
-             mistakes: Sequence[Mistake] = (), extra: Sequence[Property] = (), summary: str = "") -> list[Exercise]:
+             mistakes: Sequence[Mistake] = (), extra: Sequence[Property] = (), variants: Sequence[Variant] = (),
+             summary: str = "") -> list[Exercise]:
     """A function returning one array, checked against its reference."""
     return [Exercise(name, assignment, module, summary,
-                     output_properties(Target(name), reference, cases, mistakes) + list(extra), cases)]
+                     output_properties(Target(name), reference, cases, mistakes, variants) + list(extra), cases)]
 
+
+# ---------------------------------------------------------------------------------------------
+# Stability: inputs of very different scales side by side, and inputs beyond exp's range
+
+
+#: Examples of the stability and configuration variants at most (the grading profile draws 60).
+STABILITY_EXAMPLES = 25
 
 UNSTABLE_EXP = ("Never evaluate exp of a large positive number: rewrite with exp(-|x|), or subtract the row "
                 "maximum before exp (and take logs of sums, not of probabilities that underflow to 0).")
+ROW_MAXIMUM = ("Subtract EACH ROW's own maximum before exp (x.max(axis=-1, keepdims=True)), not one maximum of the "
+               "whole array: a row far below the largest row then underflows to 0/0 = NaN, and without any shift a "
+               "row near +1e3 overflows.")
+LOG_SUM_EXP = ("At logit gaps beyond ~745 exp underflows to 0 and log(0) = -inf: compute log-probabilities as "
+               "shifted - log(sum(exp(shifted))) (log-sum-exp), not log(softmax(x)). (CS231n's own starter code "
+               "takes log(probs) and is off here: this costs only this property's share.)")
 
 
-def stable_at_large_inputs(name: str, reference: Callable, big: Case, outputs: Sequence[str] = ("out",),
-                           cache: bool = True, hint: str = UNSTABLE_EXP) -> Property:
-    """No overflow (or log of 0) and the reference's values at inputs far beyond exp's range."""
-    target = Target(name, tuple(outputs), cache=cache)
+def stability(cases: st.SearchStrategy, extreme: Sequence[Case], where: str = "forward", hint: str = ROW_MAXIMUM,
+              extreme_hint: str = LOG_SUM_EXP, what: str = "rows") -> list[Variant]:
+    """The two stability properties of a function with exp inside:
 
-    def check(ctx, case):
-        called = call_target(ctx, target, case)
-        if called.cache is not None:
-            ctx.forget(called.cache)
-        unstable = [w for w in called.outcome.warnings if any(k in w for k in ("overflow", "invalid", "divide by zero"))]
-        if unstable:
-            raise PropertyFailure(f"{name} is not numerically stable at large inputs: {unstable[0]}", hints=[hint])
-        want = evaluate(reference, case.args).output
-        got = called.outputs[outputs[0]]
-        if outputs[0] == "loss":
-            got = np.array(require_scalar("loss", got))
-        require_like(outputs[0], got, want)
-        assert_matches("output", {outputs[0]: got}, {outputs[0]: want})
+    - `stable_at_large_inputs` (essential): finite and the reference's values on drawn inputs whose
+      `what` have very different scales side by side (one near +1e3, another near -1e3, ...),
+      so that a shift by the maximum of the whole batch, or no shift, is caught;
+    - `stable_at_extreme_inputs` (minor, a convention beyond CS231n's): finite, right and free of
+      floating-point warnings at explicit inputs far beyond exp's range (logit gaps of 1e5)."""
+    largest = max(float(np.max(np.abs(v))) for c in extreme for v in c.args.values()
+                  if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.floating))
+    return [
+        # A shift by the batch's maximum, or none, fails on nearly every such case: a few dozen suffice.
+        Variant("stable_at_large_inputs", "{function} is finite and right on inputs whose " + what + " have very "
+                "different scales side by side (near +1e3 and -1e3 in one batch)", cases, where, hint=hint,
+                max_examples=STABILITY_EXAMPLES),
+        Variant("stable_at_extreme_inputs", "{function} is finite, right and warning-free at inputs up to "
+                f"{largest:g} (a convention beyond CS231n's: minor)", examples(*extreme), where, essential=False,
+                weight=CONVENTION_WEIGHT, hint=extreme_hint, warnings_free=True),
+    ]
 
-    largest = max(float(np.max(np.abs(v))) for v in big.args.values() if np.issubdtype(v.dtype, np.floating))
-    return Property("stable_at_large_inputs", f"{name} is finite, right and warning-free at inputs up to {largest:g}",
-                    check, cases=examples(big))
+
+SPREAD_SCALES = ("Each group is normalised with its own statistics, whatever the scale of the others: compute the "
+                 "variance from the centred values (np.var, or np.mean((x - mean)**2)), not as mean(x**2) - mean**2, "
+                 "which cancels catastrophically when the mean is large; and keep eps inside the square root.")
+
+
+def mixed_scales(cases: st.SearchStrategy, hint: str = SPREAD_SCALES) -> Variant:
+    """A normalisation's values and gradients on inputs whose normalised groups (features,
+    examples, channels, groups) differ by orders of magnitude side by side."""
+    return Variant("matches_reference_at_mixed_scales", "{function} matches the reference where the normalised groups "
+                   "have very different means (up to ±1e4) and spreads (0.05 to 50) side by side", cases,
+                   hint=hint, max_examples=STABILITY_EXAMPLES)
 
 
 def examples(*cases: Case) -> st.SearchStrategy[Case]:

@@ -14,8 +14,11 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
-from checkers.exercise import Case, Context, Exercise, ExerciseResult, Property, PropertyFailure, PropertyResult
+from checkers.exercise import (BACKWARD_NOT_CHECKED, Case, Context, Exercise, ExerciseResult, Property, PropertyFailure,
+                               PropertyResult)
 from checkers.profiles import GradingProfile
+from checkers.registry import contract_module, contract_modules, read_manifest
+from checkers.student_errors import KNOWN_EXCEPTIONS, WITHHELD, numpy2_hints, student_error_text
 from grader.submission import StudentError, Submission
 
 #: Arrays up to this many elements are printed in full in a failure message.
@@ -63,32 +66,31 @@ def _check_once(exercise: Exercise, submission: Submission, profile: GradingProf
     start, student_start = time.perf_counter(), submission.student_seconds()
     submission.set_deadline(timeout)
     result = ExerciseResult(exercise.name, exercise.assignment, exercise.points, [])
-    problem = _unavailable(exercise, submission)
+    modules, problem, missing = locate(exercise, submission)
     if problem is not None:
         result.status = problem.kind if problem.kind in ("missing", "forbidden", "timeout") else "module_error"
-        result.reason = problem.describe()
+        result.reason = (f"needs {missing}: " if missing != exercise.name else "") + _error_text(
+            problem, profile, exercise, missing, modules.get(missing))
         result.properties = [PropertyResult(p.name, False, result.reason, p.weight, p.essential, checked=False)
                              for p in exercise.properties]
         result.student_seconds = submission.student_seconds() - student_start
         submission.set_deadline(None)
         return result
-    ctx = Context(exercise, submission)
-    blocked = None
-    for prop in exercise.properties:
-        if only is not None and prop.name != only:
-            continue
-        if blocked is not None:
-            result.properties.append(PropertyResult(prop.name, False, f"not checked: {blocked}", prop.weight,
-                                                    prop.essential, checked=False))
-            continue
-        verdict = check_property(ctx, prop, profile, replay)
-        result.properties.append(verdict)
-        if prop.name == "runs_on_valid_inputs" and not verdict.passed:
-            blocked = "the function does not run"
-            if "not implemented" in verdict.message:
-                result.status = "not_implemented"
-                result.reason = verdict.message.splitlines()[0]
-                blocked = "not implemented"
+    ctx = Context(exercise, submission, modules)
+    # A stub left in the contract's module (it raises NotImplementedError) counts as absent where
+    # another module of the assignment defines the function: that one is checked, from the start.
+    tried: dict[str, set[str]] = {}
+    while True:
+        stub = _check_properties(ctx, exercise, profile, only, replay, result)
+        if not stub:
+            break
+        tried.setdefault(stub, set()).add(ctx.module_of(stub))
+        elsewhere = _defined_elsewhere(exercise, submission, stub, tried[stub])
+        if elsewhere is None:
+            break
+        ctx.modules[stub] = elsewhere
+        result.properties, result.status, result.reason = [], "checked", ""
+    result.note = _location_note(exercise, ctx.modules)
     if result.properties and all(p.skipped for p in result.properties):
         result.reason = "nothing was checked on this machine (every property was skipped), so no points"
     result.seconds = time.perf_counter() - start
@@ -97,14 +99,106 @@ def _check_once(exercise: Exercise, submission: Submission, profile: GradingProf
     return result
 
 
-def _unavailable(exercise: Exercise, submission: Submission) -> StudentError | None:
+def _check_properties(ctx: Context, exercise: Exercise, profile: GradingProfile, only: str | None, replay: str,
+                      result: ExerciseResult) -> str:
+    """Check each property in turn into `result`; returns the name of a student function found to
+    raise NotImplementedError (a stub), or ''. A property whose function does not run leaves the
+    rest unchecked."""
+    blocked, stub = None, ""
+    for prop in exercise.properties:
+        if only is not None and prop.name != only:
+            continue
+        if blocked is not None:
+            result.properties.append(PropertyResult(prop.name, False, f"not checked: {blocked}", prop.weight,
+                                                    prop.essential, checked=False))
+            continue
+        try:
+            verdict = check_property(ctx, prop, profile, replay)
+        except Exception as e:  # noqa: BLE001 - one property's trouble never costs the exercise its verdict
+            verdict = PropertyResult(prop.name, False, _checker_trouble(e, profile), prop.weight, prop.essential)
+        result.properties.append(verdict)
+        stub = stub or verdict.not_implemented
+        if prop.name == "runs_on_valid_inputs" and not verdict.passed:
+            blocked = "the function does not run"
+            if verdict.not_implemented:
+                result.status = "not_implemented"
+                result.reason = verdict.message.splitlines()[0]
+                blocked = "not implemented"
+            elif verdict.message.startswith(BACKWARD_NOT_CHECKED):
+                blocked = verdict.message.splitlines()[0].removeprefix(BACKWARD_NOT_CHECKED + ": ")
+    return stub
+
+
+def locate(exercise: Exercise, submission: Submission) -> tuple[dict[str, str], StudentError | None, str]:
+    """Where the exercise's function and the functions it needs are: in the module the contract
+    puts each in or, when that module does not define it, in the first other module of the
+    assignment that does (a CS231n `layers.py` holds `softmax_loss` and `svm_loss`). Returns the
+    modules by function, and the error that makes the exercise uncheckable with the function it
+    is about (None and '' when there is none).
+
+    Which definition is checked is decided by where it is, never by how well it does: the
+    contract's module wins whenever it defines the function (a definition there that raises
+    NotImplementedError, a stub, counts as absent: see `check_exercise`), and only one definition
+    is ever judged, so a second, different definition elsewhere can never earn a point."""
+    modules = {}
     for name in (exercise.name, *exercise.needs):
-        problem = submission.function_status(exercise.assignment, exercise.module, name)
+        home = contract_module(exercise.assignment, name) or exercise.module
+        problem = submission.function_status(exercise.assignment, home, name)
+        if problem is not None and problem.kind == "missing":
+            found = _defined_elsewhere(exercise, submission, name, {home})
+            if found is not None:
+                modules[name] = found
+                continue
+        modules[name] = home
         if problem is not None:
-            if name != exercise.name:
-                return StudentError(problem.kind, f"needs {name}: {problem.describe()}")
-            return problem
+            return modules, problem, name
+    return modules, None, ""
+
+
+def _defined_elsewhere(exercise: Exercise, submission: Submission, function: str, tried: set[str]) -> str | None:
+    """The first contract module of the assignment (in its declaration order), other than those
+    already tried, that defines `function` (a module that imports a stub re-exports it: trying
+    it finds the stub again, and the search goes on)."""
+    for module in contract_modules(exercise.assignment):
+        if module not in tried and submission.function_status(exercise.assignment, module, function) is None:
+            return module
     return None
+
+
+def _location_note(exercise: Exercise, modules: dict[str, str]) -> str:
+    moved = [(name, module) for name, module in modules.items()
+             if module != (contract_module(exercise.assignment, name) or exercise.module)]
+    return "; ".join(f"{name} was checked in {module}.py: the contract puts it in "
+                     f"{contract_module(exercise.assignment, name) or exercise.module}.py" for name, module in moved)
+
+
+def _error_text(error: StudentError, profile: GradingProfile, exercise: Exercise, function: str = "",
+                module: str | None = None) -> str:
+    """A student error as the profile lets it be told (see `checkers.student_errors`), with the
+    numpy 2 hint where one applies. module: the module `function` was looked up in."""
+    files = [f"{m}.py" for m in contract_modules(exercise.assignment)] or [f"{exercise.module}.py"]
+    module = module or contract_module(exercise.assignment, function) or exercise.module
+    text = student_error_text(error, profile.reveal_examples, function or exercise.name,
+                              f"{exercise.assignment}/{module}.py", files, _forbidden(exercise.assignment))
+    hints = numpy2_hints(f"{error.message}\n{error.traceback}")
+    return text + "".join(f" (hint: {hint})" for hint in hints)
+
+
+def _forbidden(assignment: str) -> list[str]:
+    """The packages the assignment's (trusted) manifest forbids."""
+    try:
+        return list(read_manifest(assignment).get("forbidden", []))
+    except OSError:
+        return []
+
+
+def _checker_trouble(e: Exception, profile: GradingProfile) -> str:
+    """The message of a property whose judging raised on the trusted side (an odd value from the
+    student's code that the checker did not expect, or a checker bug)."""
+    name = type(e).__name__ if type(e).__name__ in KNOWN_EXCEPTIONS else "an unexpected exception"
+    what = f"{name}: {e}" if profile.reveal_examples else f"{name}; its message is {WITHHELD}"
+    return (f"the checker could not judge this property on what your code returned ({what}); this counts as a "
+            f"failure of the property: if your code looks right to you, please report it")
 
 
 def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay: str = "") -> PropertyResult:
@@ -126,8 +220,15 @@ def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay
         try:
             prop.check(ctx, case)
         except PropertyFailure as failure:
-            failure.case = case
+            if failure.case is None:
+                failure.case = case
             raise
+        except HypothesisException:
+            raise
+        except Exception as e:  # noqa: BLE001 - the trusted side's trouble with this case is the property's failure
+            failure = PropertyFailure(_checker_trouble(e, profile))
+            failure.case = case
+            raise failure from e
 
     result = PropertyResult(prop.name, True, "", prop.weight, prop.essential)
     try:
@@ -135,20 +236,33 @@ def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay
     except PropertyFailure as failure:
         result.passed = False
         result.hints = list(dict.fromkeys(failure.hints))
-        result.message = describe_failure(failure, profile)
+        result.message = describe_failure(failure, profile, ctx)
         result.replay = replay.format(exercise=ctx.exercise.name, property=prop.name) if replay else ""
+        if failure.error is not None and failure.error.kind == "not_implemented":
+            result.not_implemented = failure.function or ctx.exercise.name
     except Flaky as e:
         result.passed = False
-        result.message = f"the result changes between calls with the same input (nondeterministic): {str(e).splitlines()[0]}"
+        result.message = "the result changes between calls with the same input (nondeterministic)" + (
+            f": {str(e).splitlines()[0]}" if profile.reveal_examples else "")
     except HypothesisException as e:  # pragma: no cover - a checker bug, shown rather than hidden
         result.passed = False
         result.message = f"the checker could not run this property ({type(e).__name__}: {e}); please report it"
     return result
 
 
-def describe_failure(failure: PropertyFailure, profile: GradingProfile) -> str:
-    """The failure as the student reads it; values only where the profile reveals examples."""
-    lines = [failure.summary]
+def describe_failure(failure: PropertyFailure, profile: GradingProfile, ctx: Context | None = None) -> str:
+    """The failure as the student reads it; values, and text the submission wrote, only where the
+    profile reveals examples."""
+    summary = failure.summary
+    if failure.error is not None and not profile.reveal_examples:
+        told = failure.error.describe()
+        exercise = ctx.exercise if ctx is not None else None
+        files = [f"{m}.py" for m in contract_modules(exercise.assignment)] if exercise is not None else []
+        module = f"{exercise.assignment}/{ctx.module_of(failure.function or exercise.name)}.py" if exercise else ""
+        hidden = student_error_text(failure.error, False, failure.function or "", module, files,
+                                    _forbidden(exercise.assignment) if exercise is not None else ())
+        summary = summary.replace(told, hidden) if told and told in summary else hidden
+    lines = [summary]
     if failure.case is not None:
         if profile.reveal_examples:
             lines.append("smallest failing input: " + describe_case(failure.case))
@@ -161,9 +275,15 @@ def describe_failure(failure: PropertyFailure, profile: GradingProfile) -> str:
 
 
 def describe_case(case: Case, values: bool = True) -> str:
-    """The case's arguments: dtype and shape always; the values of small arrays when allowed."""
+    """The case's arguments: dtype and shape of arrays always, their values when allowed; the
+    small numbers and strings that set the configuration (stride, pad, pool size, heads, T, p,
+    mode) always, since they locate a bug without revealing the hidden arrays."""
     parts = [f"{name}={_describe(value, values)}" for name, value in case.args.items()]
     return ", ".join(parts)
+
+
+#: Integers up to this size are configuration (a stride, a length, a number of heads).
+SMALL_INT = 10_000
 
 
 def _describe(value: Any, values: bool) -> str:
@@ -177,4 +297,19 @@ def _describe(value: Any, values: bool) -> str:
         return "{" + ", ".join(f"{k!r}: {_describe(v, values)}" for k, v in value.items()) + "}"
     if isinstance(value, Case):
         return "(" + describe_case(value, values) + ")"
-    return repr(value) if values or isinstance(value, (str, bool, type(None))) else type(value).__name__
+    if values or _configuration(value):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return f"{type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
+def _configuration(value: Any) -> bool:
+    """Whether a non-array argument is configuration, shown even for hidden examples: a string,
+    a bool, None, a float, a small int, or a short tuple of small ints (a shape)."""
+    if value is None or isinstance(value, (str, bool, float)):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= SMALL_INT
+    return isinstance(value, tuple) and len(value) <= 4 and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= SMALL_INT for v in value)

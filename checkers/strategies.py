@@ -34,6 +34,52 @@ def values(rng: np.random.Generator, shape: Sequence[int], low: float = 0.1, hig
     return v.reshape(tuple(shape))
 
 
+def spread_rows(rng: np.random.Generator, shape: Sequence[int], level: float = 1e3) -> np.ndarray:
+    """Values whose rows (along the last axis) sit at very different offsets side by side: one
+    row near +level, another near -level (where there are two rows), the others anywhere in
+    between; within a row the values spread by a few units, so that exp stays in range once the
+    row's own maximum is subtracted (and only then)."""
+    shape = tuple(shape)
+    rows = int(np.prod(shape[:-1], dtype=np.int64))
+    offsets = rng.uniform(-level, level, rows)
+    ends = level * rng.uniform(0.9, 1.0, 2) * np.array([1.0, -1.0])
+    if rows >= 2:
+        offsets[rng.permutation(rows)[:2]] = ends
+    elif rows == 1:
+        offsets[0] = ends[int(rng.integers(2))]
+    return (rng.normal(0.0, 3.0, (rows, shape[-1])) + offsets[:, None]).reshape(shape)
+
+
+def spread_values(rng: np.random.Generator, shape: Sequence[int], level: float = 1e3) -> np.ndarray:
+    """Values of very different magnitudes side by side (from 1e-2 to `level`, either sign), with
+    one near +level and one near -level where there are two elements."""
+    size = int(np.prod(shape, dtype=np.int64))
+    v = 10 ** rng.uniform(-2, np.log10(level), size) * rng.choice([-1.0, 1.0], size)
+    ends = level * rng.uniform(0.9, 1.0, 2) * np.array([1.0, -1.0])
+    if size >= 2:
+        v[rng.permutation(size)[:2]] = ends
+    elif size == 1:
+        v[0] = ends[int(rng.integers(2))]
+    return v.reshape(tuple(shape))
+
+
+def spread_groups(rng: np.random.Generator, shape: Sequence[int], group_shape: Sequence[int],
+                  level: float = 1e4) -> np.ndarray:
+    """Values whose groups (the entries that share an index of `group_shape`, which has 1 along the
+    axes a normalisation reduces over: (1, D) for batch norm's features, (N, 1) for layer norm's
+    examples) have very different statistics side by side: means from -level to +level (one near
+    each end where there are two groups), standard deviations from 0.05 to 50, and one group far
+    from 0 with a small spread (where a variance computed as mean(x**2) - mean**2 cancels)."""
+    group_shape = tuple(group_shape)
+    groups = int(np.prod(group_shape, dtype=np.int64))
+    means = spread_values(rng, (groups,), level)
+    scales = 10 ** rng.uniform(np.log10(0.05), np.log10(50.0), groups)
+    far = int(rng.integers(groups))
+    means[far] = level * rng.uniform(0.8, 1.0) * rng.choice([-1.0, 1.0])
+    scales[far] = rng.uniform(0.05, 0.1)
+    return means.reshape(group_shape) + scales.reshape(group_shape) * rng.standard_normal(tuple(shape))
+
+
 def upstream(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
     """A random upstream gradient of distinct values: never all ones, which cannot see a
     softmax or normalisation backward that drops a term."""

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from checkers.exercise import ExerciseResult
+from checkers.exercise import BACKWARD_NOT_CHECKED, ExerciseResult
 from checkers.profiles import GradingProfile
 from grader.escape import console as escape
 from grader.escape import json_ready
@@ -18,23 +18,36 @@ _STATUS_WORDS = {"missing": "missing", "module_error": "module error", "forbidde
                  "not_implemented": "not implemented"}
 
 
+def _is_advice(p: Mapping[str, Any]) -> bool:
+    """A property worth no points (weight 0, not essential): reported, never a failure."""
+    return not p.get("essential", True) and not p.get("weight", 1.0)
+
+
 def verdict(exercise: Mapping[str, Any]) -> str:
-    """One word or two for an exercise (in its JSON form, see `exercise_json`)."""
+    """One word or two for an exercise (in its JSON form, see `exercise_json`): "pass", "partial"
+    when only minor properties failed (some points earned), "fail" when it earns nothing."""
     status = exercise.get("status", "checked")
     if status != "checked":
         return _STATUS_WORDS.get(status, status.replace("_", " "))
     props = exercise.get("properties", [])
     skipped = sum(1 for p in props if p.get("skipped"))
+    advice = sum(1 for p in props if _is_advice(p) and p.get("checked", True) and not p["passed"]
+                 and not p.get("skipped"))
     if exercise.get("passed"):
-        return f"pass ({skipped} skipped)" if skipped else "pass"
-    props = [p for p in props if not p.get("skipped")]
+        notes = [f"{skipped} skipped"] * bool(skipped) + ["advice"] * bool(advice)
+        return f"pass ({', '.join(notes)})" if notes else "pass"
+    props = [p for p in props if not p.get("skipped") and not _is_advice(p)]
     if any(not p["checked"] for p in props):
-        return "fail (does not run)"
-    return f"fail ({sum(1 for p in props if not p['passed'])} of {len(props)})"
+        first = next((p.get("message") or "" for p in props if not p["passed"]), "")
+        return "fail (its forward is wrong)" if first.startswith(BACKWARD_NOT_CHECKED) else "fail (does not run)"
+    failed = sum(1 for p in props if not p["passed"])
+    word = "partial" if exercise.get("points", 0) > 0 else "fail"
+    return f"{word} ({failed} of {len(props)})"
 
 
 def _coloured(words: str) -> str:
-    colour = "green" if words.startswith("pass") else "yellow" if words in ("missing", "not implemented") else "red"
+    colour = "green" if words.startswith("pass") else \
+        "yellow" if words in ("missing", "not implemented") or words.startswith("partial") else "red"
     return f"[{colour}]{words}[/]"
 
 
@@ -62,13 +75,15 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
     if not details:
         return
     for r in results:
-        if r.passed or r.status != "checked":
-            continue  # the table says it all for missing, module error or not implemented
-        console.print(f"\n[bold red]✗ {escape(r.name)}[/]")
-        for line in failure_lines(exercise_json(r), replay=True):
+        lines = failure_lines(exercise_json(r), replay=True) if r.status == "checked" else []
+        if not lines:
+            continue  # the table says it all for a pass, missing, module error or not implemented
+        console.print(f"\n[bold {'yellow' if r.passed else 'red'}]{'!' if r.passed else '✗'} {escape(r.name)}[/]")
+        for line in lines:
             text = escape(line)
             if not line.startswith(" "):
-                text = f"  [bold]{text}[/]".replace(" (minor)[/]", "[/] [dim](minor)[/]")
+                text = f"  [bold]{text}[/]".replace(" (minor)[/]", "[/] [dim](minor)[/]").replace(
+                    " (advice, no points)[/]", "[/] [dim](advice, no points)[/]")
             elif line.lstrip().startswith(("hint:", "replay:")):
                 label, _, rest = line.strip().partition(":")
                 text = f"    [{'cyan' if label == 'hint' else 'dim'}]{label}:[/]{escape(rest)}"
@@ -80,6 +95,9 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
     for r in results:
         if r.status in ("missing", "module_error", "forbidden"):
             console.print(f"[yellow]{escape(r.name)}[/]: {escape(r.reason)}", highlight=False)
+    for r in results:
+        if r.note:
+            console.print(f"[cyan]note[/] {escape(r.name)}: {escape(r.note)}", highlight=False, soft_wrap=True)
 
 
 def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str]:
@@ -88,17 +106,16 @@ def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str
 
     A headline already shown for another property is given once, as `check` does, because one
     bug often breaks several properties. An exercise that could not be checked (missing, module
-    error, ...) is its reason alone. A passing exercise has no lines."""
-    if exercise.get("passed"):
-        return []
+    error, ...) is its reason alone. A passing exercise has only its advice (properties worth no
+    points that do not hold)."""
     if exercise.get("status", "checked") not in ("checked", "not_implemented"):
-        return [exercise.get("reason") or verdict(exercise)]
+        return [] if exercise.get("passed") else [exercise.get("reason") or verdict(exercise)]
     lines: list[str] = []
     first_seen: dict[str, str] = {}
     for p in exercise.get("properties", []):
-        if p["passed"] or not p["checked"]:
+        if p["passed"] or not p["checked"] or (exercise.get("passed") and not _is_advice(p)):
             continue
-        lines.append(p["name"] + ("" if p["essential"] else " (minor)"))
+        lines.append(p["name"] + (" (advice, no points)" if _is_advice(p) else "" if p["essential"] else " (minor)"))
         message = p.get("message") or ""
         headline = message.splitlines()[0] if message else ""
         if headline in first_seen:
@@ -122,6 +139,7 @@ def exercise_json(r: ExerciseResult) -> dict:
         "passed": r.passed,
         "status": r.status,
         "reason": r.reason,
+        **({"note": r.note} if r.note else {}),
         "seconds": round(r.seconds, 4),
         "student_seconds": round(r.student_seconds, 4),
         "properties": [{"name": p.name, "passed": p.passed, "checked": p.checked, "essential": p.essential,

@@ -9,6 +9,11 @@ exercise at the grading profile and asserts that
 - every property the mutant names was checked and failed,
 - each named hint (a substring) is among the failing properties' hints.
 
+A mutant of advice (float32 kept as float32: worth no points unless the manifest weighs it) must
+fail its advice property and keep every point. A `focused` mutant is checked on the properties it
+names only (one hypothesis search each instead of the whole exercise): the many mutants of one
+class (a wrong-shaped forward for every layer, a stability bug per softmax) stay cheap.
+
 The coverage functions below are the other side: every property of an assignment is the target of
 some mutant (so each is shown to pass on a right solution and to fail on a wrong one), every
 `Mistake` hint of its spec is expected by some mutant, and each exercise meets at least three kinds
@@ -46,6 +51,7 @@ class Mutant:
     source: str
     must_fail: tuple[str, ...]
     hints: tuple[str, ...] = ()
+    focused: bool = False
 
     @property
     def name(self) -> str:
@@ -53,10 +59,11 @@ class Mutant:
 
 
 def M(exercise: str, id: str, kind: str, source: str, must_fail: list[str],
-      hint: str | tuple[str, ...] = ()) -> Mutant:
-    """A mutant; `hint`: substring(s) that must each appear among the failing properties' hints."""
+      hint: str | tuple[str, ...] = (), focused: bool = False) -> Mutant:
+    """A mutant; `hint`: substring(s) that must each appear among the failing properties' hints;
+    focused: check only the properties in must_fail."""
     hints = (hint,) if isinstance(hint, str) else tuple(hint)
-    return Mutant(exercise, id, kind, textwrap.dedent(source), tuple(must_fail), hints)
+    return Mutant(exercise, id, kind, textwrap.dedent(source), tuple(must_fail), hints, focused)
 
 
 def exercises_of(assignment: str) -> list[Exercise]:
@@ -83,14 +90,25 @@ def plant(root: Path, assignment: str, sources: dict[str, str], mutant: Mutant) 
 
 
 def assert_caught(mutant: Mutant, root: Path, seed: int) -> None:
-    """The mutant's exercise fails, loses points, fails each named property, and shows its hints."""
-    _, (result,) = run_checks([mutant.exercise], root, "grading", seed=seed)
+    """The mutant's exercise fails, loses points, fails each named property, and shows its hints
+    (for a mutant of advice: fails its advice and keeps every point)."""
+    if mutant.focused:
+        properties = []
+        for name in mutant.must_fail:
+            _, (result,) = run_checks([mutant.exercise], root, "grading", seed=seed, only=name)
+            properties += result.properties
+        result.properties = properties
+    else:
+        _, (result,) = run_checks([mutant.exercise], root, "grading", seed=seed)
     verdicts = {p.name: p for p in result.properties}
     failed = [p for p in result.properties if not p.passed]
     report = f"seed {seed}: " + "; ".join(f"{p.name}: {p.message.splitlines()[0] if p.message else ''}" for p in failed)
     assert result.status == "checked", f"seed {seed}: {result.status}: {result.reason}"
-    assert not result.passed, f"seed {seed}: the mutant passes every property"
-    assert result.points < result.max_points, report
+    if failed and all(p.advice for p in failed):
+        assert result.points == result.max_points, f"advice cost points; {report}"
+    else:
+        assert not result.passed, f"seed {seed}: the mutant passes every property"
+        assert result.points < result.max_points, report
     for name in mutant.must_fail:
         assert name in verdicts, f"{mutant.exercise} has no property {name}"
         assert verdicts[name].checked, f"{name} was not checked; {report}"

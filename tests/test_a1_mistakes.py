@@ -6,9 +6,11 @@ must fail and the hint it must show.
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
-from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
+from mutants import (SEEDS, M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
                      assert_solutions_pass, assert_three_kinds_each, check_planted, spec_mistake_hints)
 
 A1 = "a1_backprop"
@@ -20,6 +22,9 @@ NEW_DX = "Build dx as a new array"
 NOT_GLOBALS = "not in globals"
 KEEP_DTYPE = "Keep the input's dtype"
 NO_BIG_EXP = "Never evaluate exp of a large positive number"
+ROW_MAX = "Subtract EACH ROW's own maximum"
+LOG_SUM_EXP = "(log-sum-exp), not log(softmax(x))"
+SIGMOID_WARNS = "gives the right values but overflows"
 SUM_NOT_MEAN = "The loss is a mean over the batch"
 DIVIDE_BY_SIZE = "Divide by the number of elements"
 ONE_NUMBER = "to get one number"
@@ -159,7 +164,7 @@ MUTANTS = [
         def relu_backward(dout, cache):
             (x,) = cache
             return dout * (x >= 0)
-        """, ["vjp_at_edges"], hint="ReLU's derivative at exactly 0 is 0"),
+        """, ["derivative_at_zero"], hint="ReLU's derivative at exactly x = 0 to 0"),
     M("relu_backward", "forgets_dout", "forgets_dout", """
         def relu_backward(dout, cache):
             (x,) = cache
@@ -201,7 +206,7 @@ MUTANTS = [
         def leaky_relu_backward(dout, cache):
             x, alpha = cache
             return np.where(x >= 0, dout, alpha * dout)
-        """, ["vjp_at_edges"], hint="Leaky ReLU's derivative at exactly 0 is alpha"),
+        """, ["derivative_at_zero"], hint="leaky ReLU's derivative at exactly x = 0 to alpha"),
     M("leaky_relu_backward", "forgets_dout", "forgets_dout", """
         def leaky_relu_backward(dout, cache):
             x, alpha = cache
@@ -279,7 +284,7 @@ MUTANTS = [
         def sigmoid_forward(x):
             out = 1 / (1 + np.exp(-x))
             return out, (out,)
-        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+        """, ["stable_at_extreme_inputs"], hint=SIGMOID_WARNS),
     M("sigmoid_forward", "exp_ratio", "overflow", """
         def sigmoid_forward(x):
             e = np.exp(x)
@@ -381,7 +386,7 @@ MUTANTS = [
         def softmax(x):
             e = np.exp(x)
             return e / e.sum(axis=1, keepdims=True)
-        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+        """, ["stable_at_large_inputs"], hint=ROW_MAX),
     M("softmax", "over_columns", "wrong_axis", """
         def softmax(x):
             e = np.exp(x - x.max(axis=0, keepdims=True))
@@ -417,11 +422,11 @@ MUTANTS = [
     M("log_softmax", "log_of_softmax", "underflow", """
         def log_softmax(x):
             return np.log(softmax(x))
-        """, ["stable_at_large_inputs"], hint="take logs of sums"),
+        """, ["stable_at_extreme_inputs"], hint=LOG_SUM_EXP),
     M("log_softmax", "no_max_shift", "overflow", """
         def log_softmax(x):
             return x - np.log(np.sum(np.exp(x), axis=1, keepdims=True))
-        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+        """, ["stable_at_large_inputs", "stable_at_extreme_inputs"], hint=ROW_MAX),
     M("log_softmax", "max_not_added_back", "wrong_value", """
         def log_softmax(x):
             m = x.max(axis=1, keepdims=True)
@@ -853,7 +858,7 @@ MUTANTS += [
             diff = pred - target
             dpred = np.where(diff >= 0, 1, -1).astype(diff.dtype) / diff.size   # +1 where pred == target
             return float(np.mean(np.abs(diff))), dpred
-        """, ["gradient_at_edges"]),
+        """, ["gradient_where_equal"], hint="where pred == target exactly to 0"),
     M("two_layer_net", "adds_key_to_params", "mutates_input", """
         _solution_two_layer_net = two_layer_net
 
@@ -874,20 +879,106 @@ MUTANTS += [
             dx = p.copy()
             dx[np.arange(n), y] -= 1
             return float(-np.log(p[np.arange(n), y]).mean()), dx / n
-        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+        """, ["stable_at_large_inputs"], hint=ROW_MAX),
     M("cross_entropy_loss", "no_max_shift", "overflow", """
         def cross_entropy_loss(x, p):
             e = np.exp(x)
             q = e / e.sum(axis=1, keepdims=True)
             n = len(x)
             return float(-(p * np.log(q)).sum() / n), (q - p) / n
-        """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
+        """, ["stable_at_large_inputs"], hint=ROW_MAX),
     M("tanh_forward", "exp_formula", "overflow", """
         def tanh_forward(x):
             out = (np.exp(x) - np.exp(-x)) / (np.exp(x) + np.exp(-x))
             return out, (out,)
         """, ["stable_at_large_inputs"], hint=NO_BIG_EXP),
 ]
+
+
+# Issue 13: bugs that passed (the softmax family shifted by the maximum of the whole batch, ELU's
+# slope at exactly 0), conventions that are minor properties of their own, and the float32 case
+# shown as float32. Focused: each is checked on the properties it names.
+_BATCH_MAX = {
+    "softmax": """
+        def softmax(x):
+            e = np.exp(x - np.max(x))                       # the whole batch's maximum
+            return e / e.sum(axis=1, keepdims=True)
+        """,
+    "log_softmax": """
+        def log_softmax(x):
+            shifted = x - x.max()
+            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        """,
+    "softmax_loss": """
+        def softmax_loss(x, y):
+            N = x.shape[0]
+            shifted = x - np.max(x)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            dx = np.exp(log_probs)
+            dx[np.arange(N), y] -= 1
+            return float(-log_probs[np.arange(N), y].mean()), dx / N
+        """,
+    "cross_entropy_loss": """
+        def cross_entropy_loss(x, p):
+            N = x.shape[0]
+            shifted = x - x.max()
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return float(-(p * log_probs).sum() / N), (np.exp(log_probs) - p) / N
+        """,
+}
+MUTANTS += [M(name, "batch_max_shift", "overflow", source, ["stable_at_large_inputs"], hint=ROW_MAX, focused=True)
+            for name, source in _BATCH_MAX.items()]
+MUTANTS += [
+    # The loss is recognised as N times too large although it was summed in another order than the
+    # reference's mean (numbers are compared with a tolerance, not bit for bit).
+    M("cross_entropy_loss", "sum_not_mean_loss_alone", "sum_vs_mean", """
+        def cross_entropy_loss(x, p):
+            shifted = x - x.max(axis=1, keepdims=True)
+            log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            return float(-(p * log_probs).sum()), np.exp(log_probs) - p
+        """, ["loss_matches_reference"], hint=SUM_NOT_MEAN, focused=True),
+    M("elu_backward", "alpha_slope_at_zero", "kink", """
+        def elu_backward(dout, cache):
+            x, alpha = cache
+            return np.where(x > 0, dout, dout * alpha * np.exp(np.minimum(x, 0)))   # alpha at exactly 0
+        """, ["derivative_at_zero"], hint="ELU's derivative at exactly x = 0 to 1", focused=True),
+    M("elu_forward", "exp_of_everything", "overflow", """
+        def elu_forward(x, alpha=1.0):
+            out = np.where(x >= 0, x, alpha * (np.exp(x) - 1))   # exp of large positive x overflows
+            return out, (x, alpha)
+        """, ["stable_at_extreme_inputs"], hint="np.where computes both branches", focused=True),
+    M("svm_loss", "zero_margin_active", "kink", """
+        def svm_loss(x, y):
+            N = x.shape[0]
+            rows = np.arange(N)
+            raw = x - x[rows, y][:, None] + 1
+            margins = np.maximum(raw, 0)
+            margins[rows, y] = 0
+            active = (raw >= 0).astype(x.dtype)             # a margin of exactly 0 counted as active
+            active[rows, y] = 0
+            active[rows, y] = -active.sum(axis=1)
+            return float(margins.sum() / N), active / N
+        """, ["margin_exactly_zero"], hint="A margin of exactly 0 counts as inactive", focused=True),
+    M("softmax_loss", "cs231n_2016_log_of_probs", "underflow", """
+        def softmax_loss(x, y):
+            probs = np.exp(x - np.max(x, axis=1, keepdims=True))
+            probs /= np.sum(probs, axis=1, keepdims=True)
+            N = x.shape[0]
+            loss = -np.sum(np.log(probs[np.arange(N), y])) / N
+            dx = probs.copy()
+            dx[np.arange(N), y] -= 1
+            dx /= N
+            return loss, dx
+        """, ["stable_at_extreme_inputs"], hint=LOG_SUM_EXP, focused=True),
+    M("cross_entropy_loss", "log_of_probs", "underflow", """
+        def cross_entropy_loss(x, p):
+            probs = np.exp(x - x.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+            N = x.shape[0]
+            return float(-(p * np.log(probs)).sum() / N), (probs - p) / N
+        """, ["stable_at_extreme_inputs"], hint=LOG_SUM_EXP, focused=True),
+]
+
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
@@ -910,3 +1001,82 @@ def test_every_a1_exercise_has_three_kinds_of_mutant():
 def test_every_a1_mistake_hint_is_shown_by_a_mutant():
     assert len(spec_mistake_hints(A1)) >= 20
     assert_every_hint_shown(A1, MUTANTS)
+
+
+# Correct solutions written in other ways (CS231n's among them): every property holds, the
+# conventions included. One planted folder, one check of the exercises they define.
+CORRECT_VARIANTS = """
+def relu_backward(dout, cache):
+    (x,) = cache
+    dx = dout.copy()
+    dx[x <= 0] = 0                       # CS231n's
+    return dx
+
+
+def elu_backward(dout, cache):
+    x, alpha = cache
+    dx = dout.copy()
+    neg = x < 0
+    dx[neg] = dout[neg] * alpha * np.exp(x[neg])
+    return dx
+
+
+def softmax(x):
+    z = x - np.max(x, axis=1, keepdims=True)
+    return np.exp(z - np.log(np.sum(np.exp(z), axis=1, keepdims=True)))
+
+
+def log_softmax(x):
+    m = x.max(axis=1, keepdims=True)
+    return x - (m + np.log(np.exp(x - m).sum(axis=1, keepdims=True)))
+
+
+def softmax_loss(x, y):
+    shifted_logits = x - np.max(x, axis=1, keepdims=True)          # CS231n 2019
+    Z = np.sum(np.exp(shifted_logits), axis=1, keepdims=True)
+    log_probs = shifted_logits - np.log(Z)
+    probs = np.exp(log_probs)
+    N = x.shape[0]
+    loss = -np.sum(log_probs[np.arange(N), y]) / N
+    dx = probs.copy()
+    dx[np.arange(N), y] -= 1
+    dx /= N
+    return loss, dx
+
+
+def svm_loss(x, y):
+    N = x.shape[0]
+    correct_class_scores = x[np.arange(N), y]                     # CS231n 2019
+    margins = np.maximum(0, x - correct_class_scores[:, np.newaxis] + 1.0)
+    margins[np.arange(N), y] = 0
+    loss = np.sum(margins) / N
+    num_pos = np.sum(margins > 0, axis=1)
+    dx = np.zeros_like(x)
+    dx[margins > 0] = 1
+    dx[np.arange(N), y] -= num_pos
+    dx /= N
+    return loss, dx
+
+
+def sigmoid_forward(x):
+    out = 0.5 * (1 + np.tanh(0.5 * x))
+    return out, (out,)
+"""
+_VARIANT_MODULES = {"layers": ["relu_backward", "elu_backward", "sigmoid_forward"],
+                    "losses": ["softmax", "log_softmax", "softmax_loss", "svm_loss"]}
+
+
+def test_correct_variants_pass_every_property(tmp_path):
+    from helpers import copy_solutions
+    from grader.cli import run_checks
+
+    folder = copy_solutions(tmp_path, A1)
+    source = textwrap.dedent(CORRECT_VARIANTS)
+    for module in _VARIANT_MODULES:
+        path = folder / f"{module}.py"
+        path.write_text(path.read_text() + "\n\n" + source)
+    names = [n for ns in _VARIANT_MODULES.values() for n in ns]
+    _, results = run_checks(names, tmp_path, "grading", seed=SEEDS[0])
+    failing = {r.name: [f"{p.name}: {p.message.splitlines()[0]}" for p in r.properties if not p.passed]
+               for r in results if not r.passed or r.points != r.max_points}
+    assert not failing

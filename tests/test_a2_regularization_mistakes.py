@@ -510,6 +510,29 @@ MUTANTS = [
       ["draws_only_from_rng"], hint=ONLY_RNG),
 ]
 
+# Normalisations checked at very different scales side by side (issue 13): a variance computed as
+# mean(x**2) - mean**2 cancels where a feature's mean is far from 0 and its spread small.
+SPREAD = "cancels catastrophically"
+MUTANTS += [
+    M("batchnorm_forward", "one_pass_variance", "numerics",
+      bn(train="mean = x.mean(axis=0); var = np.maximum((x * x).mean(axis=0) - mean ** 2, 0.0)"),
+      ["matches_reference_at_mixed_scales"], hint=SPREAD, focused=True),
+    M("layernorm_forward", "one_pass_variance", "numerics",
+      ln(stats="x.mean(axis=1, keepdims=True), np.maximum((x * x).mean(axis=1, keepdims=True) "
+               "- x.mean(axis=1, keepdims=True) ** 2, 0.0)"),
+      ["matches_reference_at_mixed_scales"], hint=SPREAD, focused=True),
+    M("batchnorm_backward_alt", "recomputes_one_pass_variance", "numerics", """
+        def batchnorm_backward_alt(dout, cache):
+            x, x_hat, mean, inv_std, gamma = cache
+            n = x.shape[0]
+            eps = 1 / inv_std ** 2 - x.var(axis=0)
+            inv_std = 1 / np.sqrt((x * x).mean(axis=0) - x.mean(axis=0) ** 2 + eps)   # recomputed, one pass
+            x_hat = (x - x.mean(axis=0)) * inv_std
+            dx = (gamma * inv_std / n) * (n * dout - dout.sum(axis=0) - x_hat * (dout * x_hat).sum(axis=0))
+            return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+        """, ["matches_reference_at_mixed_scales"], hint=SPREAD, focused=True),
+]
+
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_mutant_is_caught(mutant: Mutant, tmp_path):

@@ -13,8 +13,9 @@ import pytest
 
 from grader.cli import run_checks
 from grader.release import release
-from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted, assert_solutions_pass,
-                     assert_three_kinds_each, check_planted)
+from helpers import copy_solutions
+from mutants import (SEEDS, M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
+                     assert_solutions_pass, assert_three_kinds_each, check_planted)
 
 A3 = "a3_optimizers"
 
@@ -23,6 +24,7 @@ TORCH_MOMENTUM = "torch's"
 MOMENTUM_SIGN = "Momentum sign"
 EPS_OUTSIDE = "epsilon goes outside the square root"
 T_FIRST = "incremented BEFORE it is used"
+T_STARTS_AT_1 = "Spring 2017 starter code"
 BIAS = "need bias correction"
 DEFAULTS = "use the contract's default"
 NOT_GLOBALS = "not in globals"
@@ -81,7 +83,7 @@ MUTANTS = [
             if not _lr:
                 _lr.append(config.get("learning_rate", 1e-2))
             return w - _lr[0] * dw, config
-        """, ["optimizers_are_independent"], hint=NOT_GLOBALS),
+        """, ["optimizers_are_independent", "matches_reference_over_steps"]),
     M("sgd", "default_lr", "defaults", """
         def sgd(w, dw, config=None):
             config = config or {}
@@ -247,6 +249,25 @@ MUTANTS = [
         """, ["matches_reference_over_steps"], hint=EPS_OUTSIDE),
     M("adam", "global_moments", "globals", global_state("adam", ("m", "v", "t")),
       ["optimizers_are_independent"], hint=NOT_GLOBALS),
+    # CS231n's Spring 2017 starter code sets config.setdefault('t', 1); students increment before use.
+    M("adam", "cs231n_2017_t_starts_at_one", "step_counter", """
+        def adam(x, dx, config=None):
+            if config is None: config = {}
+            config.setdefault('learning_rate', 1e-3)
+            config.setdefault('beta1', 0.9)
+            config.setdefault('beta2', 0.999)
+            config.setdefault('epsilon', 1e-8)
+            config.setdefault('m', np.zeros_like(x))
+            config.setdefault('v', np.zeros_like(x))
+            config.setdefault('t', 1)
+            config['t'] += 1
+            config['m'] = config['beta1'] * config['m'] + (1 - config['beta1']) * dx
+            config['v'] = config['beta2'] * config['v'] + (1 - config['beta2']) * (dx ** 2)
+            mb = config['m'] / (1 - config['beta1'] ** config['t'])
+            vb = config['v'] / (1 - config['beta2'] ** config['t'])
+            next_x = x - config['learning_rate'] * mb / (np.sqrt(vb) + config['epsilon'])
+            return next_x, config
+        """, ["matches_reference_over_steps"], hint=T_STARTS_AT_1),
 
     # ------------------------------------------------------------------------------------- adamw
     M("adamw", "coupled_decay", "convention", """
@@ -275,6 +296,17 @@ MUTANTS = [
             decayed = w - config["learning_rate"] * config["weight_decay"] * w
             return adam(decayed, dw, config)
         """, ["applies_defaults"], hint=DEFAULTS),
+    M("adamw", "t_starts_at_one", "step_counter", """
+        def adamw(w, dw, config=None):
+            c = {} if config is None else config
+            lr, b1, b2 = c.setdefault("learning_rate", 1e-3), c.setdefault("beta1", 0.9), c.setdefault("beta2", 0.999)
+            eps, wd = c.setdefault("epsilon", 1e-8), c.setdefault("weight_decay", 1e-2)
+            c["t"] = t = c.get("t", 1) + 1
+            w = w - lr * wd * w
+            c["m"] = b1 * c.get("m", np.zeros_like(w)) + (1 - b1) * dw
+            c["v"] = b2 * c.get("v", np.zeros_like(w)) + (1 - b2) * dw ** 2
+            return w - lr * (c["m"] / (1 - b1 ** t)) / (np.sqrt(c["v"] / (1 - b2 ** t)) + eps), c
+        """, ["matches_reference_over_steps"], hint=T_STARTS_AT_1, focused=True),
 
     # ---------------------------------------------------------------------------- clip_grad_norm
     M("clip_grad_norm", "per_array", "local_norm", """
@@ -487,3 +519,21 @@ def test_every_a3_exercise_has_three_kinds_of_mutant():
 
 def test_every_a3_mistake_hint_is_shown_by_a_mutant():
     assert_every_hint_shown(A3, MUTANTS)
+
+
+def test_the_hint_about_globals_comes_only_where_the_rule_alone_is_right(tmp_path):
+    """A rule that is simply wrong fails the interleaving property too, but without the advice to
+    keep state in the config; a rule whose state lives in a global gets it."""
+    path = copy_solutions(tmp_path, A3)
+    (path / "optim.py").write_text((path / "optim.py").read_text() + textwrap.dedent("""
+
+        def sgd(w, dw, config=None):
+            config = config or {}
+            return w + config.setdefault("learning_rate", 1e-2) * dw, config
+    """) + global_state("sgd_momentum", ("velocity",)))
+    _, (wrong, stateful) = run_checks(["sgd", "sgd_momentum"], tmp_path, "grading", seed=SEEDS[0])
+    interleaved = {r.name: next(p for p in r.properties if p.name == "optimizers_are_independent")
+                   for r in (wrong, stateful)}
+    assert not interleaved["sgd"].passed and not any(NOT_GLOBALS in h for h in interleaved["sgd"].hints)
+    assert "wrong on its own too" in interleaved["sgd"].message
+    assert not interleaved["sgd_momentum"].passed and any(NOT_GLOBALS in h for h in interleaved["sgd_momentum"].hints)

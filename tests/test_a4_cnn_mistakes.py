@@ -61,6 +61,7 @@ def global_cache(name: str, params: str) -> str:
             f"def {name}_backward(dout, cache):\n    return _sb(dout, _last)\n")
 
 
+NOT_DIVIDING = "CS231n lets you assume that the stride divides"
 CONV_F, CONV_B = "conv_forward_naive", "conv_backward_naive"
 CONV_ARGS, POOL_ARGS = "x, w, b, conv_param", "x, pool_param"
 MAX_F, MAX_B, AVG_F, AVG_B = ("max_pool_forward_naive", "max_pool_backward_naive",
@@ -134,7 +135,7 @@ MUTANTS = [
     M(CONV_F, "asserts_divisible", "crash", wrap(CONV_F, """
         assert (x.shape[2] + 2 * conv_param["pad"] - w.shape[2]) % conv_param["stride"] == 0
         return _solution_conv_forward_naive(x, w, b, conv_param)
-        """, CONV_ARGS), ["runs_on_valid_inputs"]),
+        """, CONV_ARGS), ["strides_that_do_not_divide"], hint=NOT_DIVIDING),
     M(CONV_F, "zeroes_input", "mutates_input", wrap(CONV_F, """
         out, cache = _solution_conv_forward_naive(x.copy(), w, b, conv_param)
         x[...] = 0
@@ -392,6 +393,75 @@ MUTANTS = [
         cost = _solution_conv_cost(in_shape, w_shape, stride, pad)
         return {**cost, "params": np.prod(w_shape) + w_shape[0]}
         """, "in_shape, w_shape, stride, pad"), ["returns_the_contract_types"], hint=PY_INT),
+]
+
+# Issue 13: strides that leave a remainder are a minor property of their own (CS231n lets students
+# assume divisibility); spatial normalisations are checked at very different scales side by side.
+SPREAD = "cancels catastrophically"
+MUTANTS += [
+    M(CONV_F, "true_division_output_size", "crash", """
+        def conv_forward_naive(x, w, b, conv_param):
+            stride, pad = conv_param["stride"], conv_param["pad"]
+            N, C, H, W = x.shape
+            F, _, HH, WW = w.shape
+            H_out, W_out = 1 + (H + 2 * pad - HH) / stride, 1 + (W + 2 * pad - WW) / stride   # floats
+            x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+            out = np.zeros((N, F, H_out, W_out))
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    out[:, :, i, j] = np.tensordot(window, w, axes=([1, 2, 3], [1, 2, 3])) + b
+            return out, (x, w, conv_param)
+        """, ["runs_on_valid_inputs"], focused=True),
+    M(AVG_B, "ceil_output_size", "stride_remainder", """
+        def avg_pool_backward_naive(dout, cache):
+            x, pool_param = cache
+            ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+            N, C, H, W = x.shape
+            out_h, out_w = -(-(H - ph) // s) + 1, -(-(W - pw) // s) + 1     # rounds up: a window too many
+            dx = np.zeros_like(x)
+            for i in range(out_h):
+                for j in range(out_w):
+                    dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += dout[:, :, i, j][:, :, None, None] / (ph * pw)
+            return dx
+        """, ["strides_that_do_not_divide"], hint=NOT_DIVIDING, focused=True),
+    M(BN_F, "one_pass_variance", "numerics", """
+        def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+            mode, eps, momentum = bn_param["mode"], bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+            C = x.shape[1]
+            rm, rv = bn_param.get("running_mean", np.zeros(C)), bn_param.get("running_var", np.zeros(C))
+            if mode == "train":
+                mean = x.mean(axis=(0, 2, 3))
+                var = np.maximum((x * x).mean(axis=(0, 2, 3)) - mean ** 2, 0.0)   # one pass: cancels
+                bn_param["running_mean"] = momentum * rm + (1 - momentum) * mean
+                bn_param["running_var"] = momentum * rv + (1 - momentum) * var
+            else:
+                mean, var = rm, rv
+            std = np.sqrt(var + eps)[None, :, None, None]
+            x_hat = (x - mean[None, :, None, None]) / std
+            return gamma[None, :, None, None] * x_hat + beta[None, :, None, None], (mode, x_hat, gamma, std)
+        """, ["matches_reference_at_mixed_scales"], hint=SPREAD, focused=True),
+    M(GN_B, "recomputes_one_pass_variance", "numerics", """
+        def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+            N, C, H, W = x.shape
+            eps = gn_param.get("eps", 1e-5)
+            g = x.reshape(N, G, -1)
+            x_hat = ((g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + eps)).reshape(x.shape)
+            return gamma * x_hat + beta, (x, gamma, G, eps)
+
+
+        def spatial_groupnorm_backward(dout, cache):
+            x, gamma, G, eps = cache
+            N, C, H, W = x.shape
+            g = x.reshape(N, G, -1)
+            mean = g.mean(axis=2, keepdims=True)
+            std = np.sqrt((g * g).mean(axis=2, keepdims=True) - mean ** 2 + eps)   # one pass: cancels
+            x_hat = (g - mean) / std
+            dx_hat = (dout * gamma).reshape(N, G, -1)
+            dx = (dx_hat - dx_hat.mean(axis=2, keepdims=True) - x_hat * (dx_hat * x_hat).mean(axis=2, keepdims=True)) / std
+            return (dx.reshape(x.shape), (dout * x_hat.reshape(x.shape)).sum(axis=(0, 2, 3), keepdims=True),
+                    dout.sum(axis=(0, 2, 3), keepdims=True))
+        """, ["matches_reference_at_mixed_scales"], hint=SPREAD, focused=True),
 ]
 
 

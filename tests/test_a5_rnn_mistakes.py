@@ -298,6 +298,29 @@ MUTANTS = [
       hint=KEEP_DTYPE),
 ]
 
+# Issue 13: the loss's stability promise, at steps of very different scales side by side, and at
+# logit gaps beyond exp's range (CS231n's own temporal_softmax_loss takes log(probs): minor there).
+MUTANTS += [
+    M("temporal_softmax_loss", "batch_max_shift", "overflow",
+      edit("temporal_softmax_loss", ("shifted = x - x.max(axis=2, keepdims=True)", "shifted = x - x.max()")),
+      ["stable_at_large_inputs"], hint="Subtract EACH ROW's own maximum", focused=True),
+    M("temporal_softmax_loss", "cs231n_log_of_probs", "underflow", """
+        def temporal_softmax_loss(x, y, mask):
+            N, T, V = x.shape
+            x_flat = x.reshape(N * T, V)
+            y_flat = y.reshape(N * T)
+            mask_flat = mask.reshape(N * T)
+            probs = np.exp(x_flat - np.max(x_flat, axis=1, keepdims=True))
+            probs /= np.sum(probs, axis=1, keepdims=True)
+            loss = -np.sum(mask_flat * np.log(probs[np.arange(N * T), y_flat])) / N
+            dx_flat = probs.copy()
+            dx_flat[np.arange(N * T), y_flat] -= 1
+            dx_flat /= N
+            dx_flat *= mask_flat[:, None]
+            return loss, dx_flat.reshape(N, T, V)
+        """, ["stable_at_extreme_inputs"], hint="(log-sum-exp), not log(softmax(x))", focused=True),
+]
+
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_mutant_is_caught(mutant: Mutant, tmp_path):

@@ -368,6 +368,43 @@ MUTANTS = [
         """, ["runs_on_valid_inputs"]),
 ]
 
+# Issue 13: softmax over scores whose rows sit at very different scales side by side. A softmax
+# shifted by the maximum of the whole batch gives 0/0 = NaN for rows far below the largest.
+ROWS = "Subtract each row's own maximum"
+_BATCH_MAX_SOFTMAX = """
+def masked_softmax_forward(x, valid_lens):
+    mask = _key_mask(valid_lens, *x.shape)
+    scores = np.where(mask, x, -np.inf)
+    e = np.exp(scores - scores.max())                 # the whole batch's maximum
+    out = e / e.sum(axis=-1, keepdims=True)
+    return out, (out,)
+"""
+MUTANTS += [
+    M("masked_softmax_forward", "batch_max_shift", "overflow", _BATCH_MAX_SOFTMAX, ["stable_at_large_inputs"],
+      hint=ROWS, focused=True),
+    M("masked_softmax_forward", "shift_by_row_mean", "overflow", """
+        def masked_softmax_forward(x, valid_lens):
+            mask = _key_mask(valid_lens, *x.shape)
+            e = np.exp(x - x.mean(axis=-1, keepdims=True)) * mask   # finite until gaps reach ~700
+            out = e / e.sum(axis=-1, keepdims=True)
+            return out, (out,)
+        """, ["stable_at_extreme_inputs"], focused=True),
+    M("dot_product_attention_forward", "batch_max_shift", "overflow", """
+        def dot_product_attention_forward(q, k, v, valid_lens=None):
+            scale = 1.0 / np.sqrt(q.shape[-1])
+            scores = np.where(_key_mask(valid_lens, q.shape[0], q.shape[1], k.shape[1]),
+                              (q @ k.transpose(0, 2, 1)) * scale, -np.inf)
+            e = np.exp(scores - scores.max())
+            weights = e / e.sum(axis=-1, keepdims=True)
+            return weights @ v, (q, k, v, weights, scale)
+        """, ["stable_at_large_inputs"], hint=ROWS, focused=True),
+    # The attention layers call masked_softmax_forward: its batch-wide shift breaks each of them.
+    M("additive_attention_forward", "batch_max_softmax", "overflow", _BATCH_MAX_SOFTMAX, ["stable_at_large_inputs"],
+      hint=ROWS, focused=True),
+    M("multihead_attention_forward", "batch_max_softmax", "overflow", _BATCH_MAX_SOFTMAX, ["stable_at_large_inputs"],
+      hint=ROWS, focused=True),
+]
+
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_mutant_is_caught(mutant: Mutant, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -257,3 +258,254 @@ def test_demo_releases_checks_stubs_and_solutions():
     result = CliRunner().invoke(main, ["demo"], terminal_width=120)
     assert result.exit_code == 0, result.output
     assert "stubs: all not implemented; solutions: all pass" in result.output
+
+
+# -- issue 13: no student output loses a result --------------------------------------------------
+
+
+def test_a_forward_of_the_wrong_shape_is_blamed_and_the_run_goes_on(tmp_path):
+    # The backward ignores dout's shape, so the reference's vector-Jacobian product used to be
+    # handed an upstream gradient of the student's shape, and torch's error aborted the whole run.
+    path = planted(tmp_path, "conv", """
+        _solution_max_pool_forward_naive = max_pool_forward_naive
+
+
+        def max_pool_forward_naive(x, pool_param):
+            out, cache = _solution_max_pool_forward_naive(x, pool_param)
+            return np.zeros((out.shape[0], out.shape[1], out.shape[2] + 1, out.shape[3] + 2)), cache
+
+
+        def max_pool_backward_naive(dout, cache):
+            x, pool_param = cache
+            return np.zeros_like(x)
+    """, assignment="a4_cnn")
+    _, (backward, conv) = run_checks(["max_pool_backward_naive", "conv_forward_naive"], path, "grading", seed=0)
+    assert backward.points == 0 and conv.passed
+    first = backward.properties[0].message.splitlines()[0]
+    assert first.startswith("backward not checked: your max_pool_forward_naive's out has shape"), first
+    assert "expected" in first
+
+
+def test_an_exception_on_the_trusted_side_is_that_property_s_failure_and_the_others_still_run():
+    from checkers.exercise import Exercise, Property
+    from checkers.profiles import get_profile
+    from checkers.properties import examples, mistake_hints
+    from checkers.exercise import Case, Mistake
+    from checkers.runner import check_exercise
+    from grader.submission import InProcessSubmission
+
+    def broken_reference(ctx, case):
+        raise RuntimeError("The size of tensor a (3) must match the size of tensor b (2)")
+
+    def broken_model(case, right, dout):
+        raise ZeroDivisionError("a mistake model that does not apply")
+
+    def fine(ctx, case):
+        assert mistake_hints([Mistake("never", "output", broken_model)], "output", case, 1.0, 1.0) == []
+
+    cases = examples(Case({"x": np.ones(2)}))
+    exercise = Exercise("relu_forward", A1, "layers", "", [
+        Property("runs_on_valid_inputs", "", fine, cases),
+        Property("judged_by_a_broken_reference", "", broken_reference, cases),
+        Property("after_it", "", fine, cases)], cases)
+    with InProcessSubmission(ASSIGNMENTS_DIR) as submission:
+        for name, reveal in (("student", True), ("grading", False)):
+            result = check_exercise(exercise, submission, get_profile(name, seed=1))
+            broken = result.properties[1]
+            assert not broken.passed and broken.checked
+            assert broken.message.startswith("the checker could not judge this property")
+            assert ("must match the size" in broken.message) == reveal
+            assert result.properties[0].passed and result.properties[2].passed
+            assert result.points == 0
+
+
+def test_a_diagnosis_that_cannot_be_made_never_replaces_the_failure():
+    # The student's forward gives an output of another shape near the drawn input: no diagnosis.
+    from checkers.exercise import Case
+    from checkers.properties import diagnose_with_finite_differences
+
+    case = Case({"x": np.ones((2, 3))})
+    grads, ups = {"x": np.zeros((2, 3))}, {"out": np.ones((2, 3))}
+    assert diagnose_with_finite_differences(lambda c: {"out": np.ones(5)}, case, ups, grads, ["dx"], True,
+                                            "relu_forward", "relu_backward") is None
+
+
+# -- issue 13: messages that mislead ---------------------------------------------------------------
+
+
+def _property(results, exercise, name):
+    result = next(r for r in results if r.name == exercise)
+    return next(p for p in result.properties if p.name == name)
+
+
+def test_the_hint_about_globals_comes_only_where_one_cache_alone_is_right(tmp_path):
+    path = planted(tmp_path, "layers", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(len(x), -1).T @ dout, dout.mean(axis=0)
+
+
+        _solution_relu_forward, _solution_relu_backward = relu_forward, relu_backward
+        _last = None
+
+
+        def relu_forward(x):
+            global _last
+            out, _last = _solution_relu_forward(x)
+            return out, _last
+
+
+        def relu_backward(dout, cache):
+            return _solution_relu_backward(dout, _last)
+    """)
+    _, results = run_checks(["affine_backward", "relu_backward"], path, "grading", seed=0)
+    wrong = _property(results, "affine_backward", "caches_are_independent")
+    assert not wrong.passed and not any("not in globals" in h for h in wrong.hints)
+    assert "it is wrong on its own too: see vjp_matches_reference" in wrong.message
+    globals_ = _property(results, "relu_backward", "caches_are_independent")
+    assert not globals_.passed and any("not in globals" in h for h in globals_.hints)
+
+
+def test_a_bias_gradient_summed_over_every_axis_gets_the_axis_to_sum_over(tmp_path):
+    path = planted(tmp_path, "layers", """
+        def affine_backward(dout, cache):
+            x, w = cache
+            return (dout @ w.T).reshape(x.shape), x.reshape(len(x), -1).T @ dout, dout.sum()
+    """)
+    planted(tmp_path, "conv", """
+        _solution_conv_backward_naive = conv_backward_naive
+
+
+        def conv_backward_naive(dout, cache):
+            dx, dw, db = _solution_conv_backward_naive(dout, cache)
+            return dx, dw, dout.sum()
+    """, assignment="a4_cnn")
+    _, results = run_checks(["affine_backward", "conv_backward_naive"], tmp_path, "grading", seed=0)
+    affine = _property(results, "affine_backward", "gradient_shapes")
+    assert any("dout.sum(axis=0)" in h for h in affine.hints) and not any("reshape to" in h for h in affine.hints)
+    conv = _property(results, "conv_backward_naive", "gradient_shapes")
+    assert any("dout.sum(axis=(0, 2, 3))" in h for h in conv.hints), conv.hints
+
+
+def test_numbers_are_compared_with_a_tolerance_when_a_mistake_is_recognised():
+    from checkers.compare import values_close
+    from checkers.exercise import Case, Mistake
+    from checkers.properties import mistake_hints
+
+    assert values_close(0.1 + 0.2, 0.3) and values_close({"loss": 0.1 + 0.2}, {"loss": 0.3})
+    assert not values_close(0.3, 0.31) and values_close(3, 3) and not values_close(3, 4)
+    tripled = Mistake("three times", "loss", lambda case, right, dout: right * 3)
+    assert mistake_hints([tripled], "loss", Case({}), 0.1, 0.1 + 0.1 + 0.1) == ["three times"]
+
+
+def test_the_grading_profile_shows_configuration_and_hides_array_values(tmp_path):
+    path = planted(tmp_path, "conv", """
+        _solution_max_pool_forward_naive = max_pool_forward_naive
+
+
+        def max_pool_forward_naive(x, pool_param):
+            out, cache = _solution_max_pool_forward_naive(x, pool_param)
+            return out * 1.5, cache
+    """, assignment="a4_cnn")
+    _, (result,) = run_checks(["max_pool_forward_naive"], path, "grading")
+    message = _property([result], "max_pool_forward_naive", "matches_reference").message
+    assert re.search(r"pool_param=\{'pool_height': \d, 'pool_width': \d, 'stride': \d\}", message), message
+    assert "x=float64[" in message and "[[" not in message
+
+
+def test_verdicts_say_partial_when_only_minor_properties_fail_and_fail_when_nothing_is_earned(tmp_path):
+    from grader.report import exercise_json, verdict
+
+    path = planted(tmp_path, "layers", """
+        def relu_forward(x):
+            x[x < 0] = 0
+            return x, (x,)
+
+
+        def tanh_forward(x):
+            out = np.tanh(np.asarray(x, dtype=float))
+            return out, (out,)
+
+
+        def sigmoid_forward(x):
+            out = 1 / (1 + np.exp(-2 * x))
+            return out, (out,)
+    """)
+    _, (relu, tanh, sigmoid) = run_checks(["relu_forward", "tanh_forward", "sigmoid_forward"], path, "grading")
+    assert 0 < relu.points < relu.max_points and verdict(exercise_json(relu)).startswith("partial (1 of")
+    # float32 kept as float32 is advice: reported, worth nothing, and the case is shown in float32
+    assert tanh.passed and tanh.points == tanh.max_points and verdict(exercise_json(tanh)) == "pass (advice)"
+    advice = _property([tanh], "tanh_forward", "preserves_float32")
+    assert not advice.passed and advice.advice and "x=float32[" in advice.message
+    assert sigmoid.points == 0 and verdict(exercise_json(sigmoid)).startswith("fail (")
+
+
+def test_a_manifest_can_give_float32_and_any_property_weight():
+    from checkers.registry import _reweigh
+    from checkers.specs.a1_backprop import EXERCISES
+
+    exercise = next(e for e in EXERCISES if e.name == "tanh_forward")
+    copy = type(exercise)(exercise.name, exercise.assignment, exercise.module, "", list(exercise.properties),
+                          exercise.cases, 1.0)
+    _reweigh(copy, {"preserves_float32": 0.5, "tanh_forward": {"inputs_unchanged": 2}}, A1)
+    weights = {p.name: p.weight for p in copy.properties}
+    assert weights["preserves_float32"] == 0.5 and weights["inputs_unchanged"] == 2.0
+    assert next(p for p in exercise.properties if p.name == "preserves_float32").weight == 0.0
+    with pytest.raises(ValueError, match="has not"):
+        _reweigh(copy, {"tanh_forward": {"no_such_property": 1}}, A1)
+
+
+def test_code_written_for_numpy_1_gets_a_hint_naming_the_numpy_2_change(tmp_path):
+    path = planted(tmp_path, "layers", """
+        def relu_forward(x):
+            return x * (x > 0).astype(np.int), (x,)
+
+
+        def affine_forward(x, w, b):
+            return np.reshape(x, newshape=(x.shape[0], -1)) @ w + b, (x, w)
+    """)
+    losses = tmp_path / A1 / "losses.py"
+    losses.write_text(losses.read_text() + textwrap.dedent("""
+
+        def l2_regularization(w, reg):
+            return float(0.5 * reg * np.sum(w * w, axis=0, keepdims=True)), reg * w
+    """))
+    _, results = run_checks(["relu_forward", "affine_forward", "l2_regularization"], tmp_path, "grading")
+    hints = {r.name: r.properties[0].hints for r in results}
+    assert any("np.int no longer exists" in h and "NumPy 1.24" in h for h in hints["relu_forward"]), hints
+    assert any("newshape=" in h and "NumPy 2" in h for h in hints["affine_forward"]), hints
+    assert any("only 0-d arrays" in h for h in hints["l2_regularization"]), hints
+
+
+# -- issue 13: a contract function found in another module of the assignment --------------------
+
+CS231N_LAYERS = Path(__file__).parent / "fixtures" / "cs231n_layers" / A1 / "layers.py"
+
+
+def test_a_cs231n_layers_py_over_the_stubs_is_checked_function_by_function(tmp_path, stubs):
+    import shutil
+
+    shutil.copytree(stubs / A1, tmp_path / A1)
+    shutil.copy(CS231N_LAYERS, tmp_path / A1 / "layers.py")
+    _, results = run_checks([A1], tmp_path, "grading", sandbox=True)
+    by_name = {r.name: r for r in results}
+    for name in ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss"):
+        assert by_name[name].passed and by_name[name].points == by_name[name].max_points, (name, by_name[name].reason)
+    assert by_name["softmax_loss"].note == "softmax_loss was checked in layers.py: the contract puts it in losses.py"
+    assert by_name["svm_loss"].note and not by_name["affine_forward"].note
+    assert by_name["softmax"].status == "not_implemented" and by_name["leaky_relu_forward"].status == "missing"
+    assert sum(r.points for r in results) == 13
+
+
+def test_the_contract_s_module_wins_over_a_second_definition_elsewhere(tmp_path):
+    path = planted(tmp_path, "losses", """
+        def softmax_loss(x, y):
+            p = np.exp(x - x.max(axis=1, keepdims=True)); p /= p.sum(axis=1, keepdims=True)
+            dx = p.copy(); dx[np.arange(len(y)), y] -= 1
+            return float(-np.log(p[np.arange(len(y)), y]).sum()), dx
+    """)
+    layers = tmp_path / A1 / "layers.py"
+    right = "def softmax_loss" + CS231N_LAYERS.read_text().split("def softmax_loss")[1]   # CS231n's, correct
+    layers.write_text(layers.read_text() + "\n\n" + right)
+    _, (result,) = run_checks(["softmax_loss"], path, "grading")
+    assert result.points == 0 and not result.note

@@ -33,8 +33,8 @@ from grader.report import to_json
 
 A1 = "a1_backprop"
 NAMES = ["relu_forward", "relu_backward", "softmax_loss"]
-BUG = "def relu_backward(dout, cache):\n    return dout\n"
-BUG_HINT = "Keep everything the backward needs in the cache"  # the hint bob's bug draws
+BUG = "def relu_backward(dout, cache):\n    (x,) = cache\n    return (x > 0) * 1.0\n"
+BUG_HINT = "multiplied by dout (chain rule)"  # the hint bob's bug draws
 
 
 def submission(root: Path, name: str, module: str | None = None, source: str = "") -> Path:

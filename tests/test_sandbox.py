@@ -175,7 +175,8 @@ def test_sandboxed_and_in_process_verdicts_agree(tmp_path, monkeypatch, no_bwrap
     as_text = [[(r.name, r.status, r.points, [(p.name, p.passed, p.message, p.hints) for p in r.properties]) for r in rs]
                for rs in runs]
     assert as_text[0] == as_text[1]
-    assert [r.points for r in runs[1]] == [0.0, 0.0, 3.0, 4.0]
+    # relu_backward's derivative at exactly 0 is a convention: a minor property of its own.
+    assert [r.points for r in runs[1]] == [0.9, 0.0, 3.0, 4.0]
 
 
 def test_a_forbidden_import_is_a_verdict_in_both_modes(tmp_path):

@@ -15,8 +15,10 @@ import reference.net as ref_net
 from checkers.compare import assert_matches
 from checkers.exercise import Case, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import Target, call_target, function, layer, loss, require_like, stable_at_large_inputs
-from checkers.strategies import batch_sizes, cases, dims, elementwise_cases, labels, optional, values
+from checkers.properties import (UNSTABLE_EXP, Target, Variant, call_target, convention, examples, function, layer, loss,
+                                 require_like, stability)
+from checkers.strategies import (batch_sizes, cases, dims, elementwise_cases, labels, optional, spread_rows,
+                                 spread_values, values)
 
 A = "a1_backprop"
 
@@ -104,6 +106,56 @@ deep_cases = cases(_net, n=batch_sizes, feature_shape=st.lists(dims, min_size=1,
 
 #: Logits far beyond exp's range: the second row has a tie at the top.
 LARGE_LOGITS = Case({"x": np.array([[1e5, 0.0, -1e5], [3.0, 1e5, 1e5]])})
+
+#: Batches whose rows sit at very different scales (one near +1e3, another near -1e3, ...).
+rows_apart = dict(n=st.integers(2, 6), c=st.integers(1, 7))
+spread_logit_cases = cases(lambda rng, n, c: {"x": spread_rows(rng, (n, c))}, **rows_apart)
+spread_label_cases = cases(lambda rng, n, c: {"x": spread_rows(rng, (n, c)), "y": labels(rng, n, c)}, **rows_apart)
+spread_soft_label_cases = cases(lambda rng, n, c: {"x": spread_rows(rng, (n, c)), "p": rng.dirichlet(np.ones(c), n)},
+                                **rows_apart)
+#: Elementwise inputs of magnitudes from 1e-2 to 1e3 side by side.
+spread_elementwise_cases = cases(lambda rng, shape: {"x": spread_values(rng, shape)},
+                                 shape=st.lists(dims, min_size=1, max_size=3))
+
+
+# ---------------------------------------------------------------------------------------------
+# Conventions at kinks and edges: minor properties, each naming itself
+
+RELU_AT_ZERO = ("The contract fixes ReLU's derivative at exactly x = 0 to 0: dx = dout * (x > 0). Any value in [0, 1] is "
+                "a valid subgradient (x >= 0 gives 1), so this convention costs only this property's share.")
+LEAKY_AT_ZERO = ("The contract fixes leaky ReLU's derivative at exactly x = 0 to alpha (the x <= 0 side): "
+                 "np.where(x > 0, dout, alpha * dout). Any value in [alpha, 1] is a valid subgradient, so this "
+                 "convention costs only this property's share.")
+ELU_AT_ZERO = ("The contract fixes ELU's derivative at exactly x = 0 to 1 (the x >= 0 side): with alpha != 1 the "
+               "other side gives alpha, a valid subgradient too, so this convention costs only this property's share.")
+L1_AT_ZERO = ("The contract fixes l1_loss's derivative where pred == target exactly to 0 (np.sign gives it); any value "
+              "in [-1, 1] / size is a valid subgradient, so this convention costs only this property's share.")
+SVM_AT_ZERO = ("A margin of exactly 0 counts as inactive (the contract, and CS231n: margins > 0): it adds no gradient. "
+               "This convention costs only this property's share.")
+SIGMOID_EXP = ("Evaluate exp only of non-positive numbers: with z = exp(-|x|), sigmoid is 1/(1 + z) for x >= 0 and "
+               "z/(1 + z) below. 1/(1 + exp(-x)) gives the right values but overflows (a RuntimeWarning) for x below "
+               "about -709; this costs only this property's share.")
+ELU_EXP = ("Evaluate exp only of the negative entries (np.expm1(np.minimum(x, 0))): np.where computes both branches, "
+           "so exp of a large positive x overflows (a RuntimeWarning) even where its result is not used.")
+
+RELU_EDGES = Case({"x": np.array([[-1.5, 0.0, 2.0], [0.0, 0.5, -0.0]])})
+LEAKY_EDGES = [Case({"x": np.array([[-1.5, 0.0, 2.0]])}), Case({"x": np.array([0.0, 1.0, -2.0]), "alpha": 0.2})]
+ELU_EDGES = [Case({"x": np.array([[-1.5, 0.0, 2.0], [0.0, 0.5, -0.25]]), "alpha": 0.5}),
+             Case({"x": np.array([0.0, -1.0, 1.0]), "alpha": 2.0})]
+#: Margins x_j - x_y + 1 that are exactly 0 (exact in binary), beside active and inactive ones.
+SVM_EDGES = [Case({"x": np.array([[2.0, 1.0, 0.5], [0.0, -1.0, 3.0], [1.0, 1.75, 0.0]]), "y": np.array([0, 2, 0])})]
+L1_EDGES = [Case({"pred": np.array([[1.0, 2.0, -0.5], [0.25, 0.0, 3.0]]), "target": np.array([[1.0, 1.5, -0.5], [0.5, 0.0, 3.0]])})]
+
+
+def _edges(name: str, cases_: list[Case]) -> Variant:
+    """Values at the kinks that are fixed by the function itself (no convention): essential."""
+    return Variant(name, "{function} matches the reference at the edge cases the contract fixes (exact kinks)",
+                   examples(*cases_), where="forward")
+
+
+def _kink(hint: str, cases_: list[Case], where: str = "backward") -> Variant:
+    return convention("derivative_at_zero", "{function}'s derivative at exactly x = 0 is the contract's (a convention: "
+                      "minor)", examples(*cases_), hint, where)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,26 +245,28 @@ EXERCISES = [
                        lambda case, right, _: {**right, "b": right["b"] / len(case.args["x"])}),
            ]),
     *layer(A, "layers", "relu_forward", "relu_backward", ref_layers.relu, elementwise_cases(), ("x",),
-           summary="ReLU", edges=[Case({"x": np.array([[-1.5, 0.0, 2.0], [0.0, 0.5, -0.0]])})],
-           backward_mistakes=[backward_forgets_dout,
-                              Mistake("ReLU's derivative at exactly 0 is 0 (use x > 0, not x >= 0).", "gradients",
-                                      lambda case, right, dout: {"x": dout * (case.args["x"] >= 0)})]),
+           summary="ReLU", variants=[_edges("matches_reference_at_edges", [RELU_EDGES]), _kink(RELU_AT_ZERO, [RELU_EDGES])],
+           backward_mistakes=[backward_forgets_dout]),
     *layer(A, "layers", "leaky_relu_forward", "leaky_relu_backward", ref_layers.leaky_relu,
            _with_hyper(alpha=optional("alpha", [0.01, 0.1, 0.3])), ("x",), summary="leaky ReLU",
-           edges=[Case({"x": np.array([[-1.5, 0.0, 2.0]])}), Case({"x": np.array([0.0, 1.0, -2.0]), "alpha": 0.2})],
+           variants=[_edges("matches_reference_at_edges", LEAKY_EDGES), _kink(LEAKY_AT_ZERO, LEAKY_EDGES)],
            forward_mistakes=[Mistake("The default slope is alpha=0.01 for x <= 0.", "output",
                                      lambda case, right, _: np.where(case.args["x"] > 0, case.args["x"], 0.0))],
-           backward_mistakes=[backward_forgets_dout,
-                              Mistake("Leaky ReLU's derivative at exactly 0 is alpha (the x <= 0 side).", "gradients",
-                                      lambda case, right, dout: {"x": dout * np.where(case.args["x"] >= 0, 1.0, case.args.get("alpha", 0.01))})]),
+           backward_mistakes=[backward_forgets_dout]),
     *layer(A, "layers", "elu_forward", "elu_backward", ref_layers.elu,
            _with_hyper(alpha=optional("alpha", [0.5, 1.0, 2.0])), ("x",), summary="ELU",
+           variants=[_edges("matches_reference_at_edges", ELU_EDGES), _kink(ELU_AT_ZERO, ELU_EDGES),
+                     Variant("stable_at_extreme_inputs", "{function} is right and warning-free at x up to 1e3 "
+                             "(a convention: minor)", examples(Case({"x": np.array([[1e3, -1e3, 50.0, -50.0, 0.0]])}),
+                                                               Case({"x": np.array([800.0, -2.0]), "alpha": 0.5})),
+                             where="forward", essential=False, hint=ELU_EXP, warnings_free=True)],
            backward_mistakes=[backward_forgets_dout,
                               Mistake("For x < 0 the derivative is alpha·exp(x) = out + alpha, not exp(x).", "gradients",
                                       lambda case, right, dout: {"x": dout * np.where(case.args["x"] < 0, np.exp(np.minimum(case.args["x"], 0)), 1.0)})]),
     *layer(A, "layers", "sigmoid_forward", "sigmoid_backward", ref_layers.sigmoid,
            _with_hyper(kinks=(), low=0.0, high=6.0), ("x",), summary="sigmoid",
-           forward_extra=[stable_at_large_inputs("sigmoid_forward", ref_layers.sigmoid, Case({"x": np.array([[1e4, -1e4, 800.0, -800.0, 0.0]])}))],
+           variants=stability(spread_elementwise_cases, [Case({"x": np.array([[1e4, -1e4, 800.0, -800.0, 0.0]])})],
+                              hint=UNSTABLE_EXP, extreme_hint=SIGMOID_EXP, what="elements"),
            backward_mistakes=[backward_forgets_dout,
                               Mistake("The derivative is s·(1 − s) with s = sigmoid(x), not s alone.", "gradients",
                                       lambda case, right, dout: {"x": dout / (1 + np.exp(-case.args["x"]))}),
@@ -220,7 +274,8 @@ EXERCISES = [
                                       lambda case, right, dout: {"x": dout * case.args["x"] * (1 - case.args["x"])})]),
     *layer(A, "layers", "tanh_forward", "tanh_backward", ref_layers.tanh, _with_hyper(kinks=(), low=0.0, high=3.0),
            ("x",), summary="tanh",
-           forward_extra=[stable_at_large_inputs("tanh_forward", ref_layers.tanh, Case({"x": np.array([[1e3, -1e3, 30.0, 0.0]])}))],
+           variants=stability(spread_elementwise_cases, [Case({"x": np.array([[1e5, -1e5, 1e3, -30.0, 0.0]])})],
+                              hint=UNSTABLE_EXP, extreme_hint=UNSTABLE_EXP, what="elements"),
            backward_mistakes=[backward_forgets_dout,
                               Mistake("The derivative of tanh is 1 − tanh(x)², not 1 − tanh(x).", "gradients",
                                       lambda case, right, dout: {"x": dout * (1 - np.tanh(case.args["x"]))})]),
@@ -228,26 +283,25 @@ EXERCISES = [
     *function(A, "losses", "softmax", ref_losses.softmax, logit_cases, summary="softmax over classes",
               extra=[Property("rows_sum_to_one", "softmax's rows are non-negative and sum to 1", _rows_sum_to_one,
                               cases=logit_cases),
-                     _shift_invariant("softmax"),
-                     stable_at_large_inputs("softmax", ref_losses.softmax, LARGE_LOGITS, cache=False)],
+                     _shift_invariant("softmax")],
+              variants=stability(spread_logit_cases, [LARGE_LOGITS], extreme_hint=UNSTABLE_EXP),
               mistakes=[Mistake("Normalise each row over the classes (axis=1), not the whole array or the columns.", "output",
                                 lambda case, right, _: np.exp(case.args["x"]) / np.exp(case.args["x"]).sum(axis=0, keepdims=True))]),
     *function(A, "losses", "log_softmax", ref_losses.log_softmax, logit_cases, summary="log-softmax over classes",
-              extra=[_shift_invariant("log_softmax"),
-                     stable_at_large_inputs("log_softmax", ref_losses.log_softmax, LARGE_LOGITS, cache=False)]),
+              extra=[_shift_invariant("log_softmax")], variants=stability(spread_logit_cases, [LARGE_LOGITS])),
     *loss(A, "losses", "softmax_loss", ref_losses.softmax_loss, label_cases, summary="softmax cross-entropy",
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
                     Mistake("dx = (softmax(x) − onehot(y)) / N: subtract 1 at the correct class.", "gradients",
                             lambda case, right, _: {"x": evaluate(ref_losses.softmax, {"x": case.args["x"]}).output / len(case.args["x"])})],
-          extra=[stable_at_large_inputs("softmax_loss", ref_losses.softmax_loss,
-                                         Case({"x": LARGE_LOGITS.args["x"], "y": np.array([2, 0])}), ("loss", "grads"), cache=False)]),
+          variants=stability(spread_label_cases, [Case({"x": LARGE_LOGITS.args["x"], "y": np.array([2, 0])})])),
     *loss(A, "losses", "cross_entropy_loss", ref_losses.cross_entropy_loss, soft_label_cases,
           summary="cross-entropy with a target distribution",
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch))],
-          extra=[stable_at_large_inputs("cross_entropy_loss", ref_losses.cross_entropy_loss,
-                                         Case({"x": LARGE_LOGITS.args["x"], "p": np.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])}),
-                                         ("loss", "grads"), cache=False)]),
+          variants=stability(spread_soft_label_cases,
+                             [Case({"x": LARGE_LOGITS.args["x"], "p": np.array([[0.2, 0.3, 0.5], [0.0, 0.5, 0.5]])})])),
     *loss(A, "losses", "svm_loss", ref_losses.svm_loss, svm_cases, summary="multiclass hinge loss",
+          variants=[convention("margin_exactly_zero", "{function}: a margin of exactly 0 is inactive (no gradient; a "
+                               "convention: minor)", examples(*SVM_EDGES), SVM_AT_ZERO)],
           mistakes=[Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
                     Mistake("The correct class has no margin term: skip j == y[i] (it would add 1 per example).", "loss",
                             lambda case, right, _: right + 1.0)]),
@@ -258,7 +312,8 @@ EXERCISES = [
                             _times(lambda case: 0.5)),
                     Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size))]),
     *loss(A, "losses", "l1_loss", ref_losses.l1_loss, regression_cases, ("pred",), summary="mean absolute error",
-          edges=[Case({"pred": np.array([[1.0, 2.0, -0.5], [0.25, 0.0, 3.0]]), "target": np.array([[1.0, 1.5, -0.5], [0.5, 0.0, 3.0]])})],
+          variants=[convention("gradient_where_equal", "{function}'s derivative where pred == target exactly is the "
+                               "contract's 0 (a convention: minor)", examples(*L1_EDGES), L1_AT_ZERO)],
           mistakes=[Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size)),
                     Mistake("Divide by the number of elements: the loss is a mean.", "loss", _times(_size))]),
     *loss(A, "losses", "huber_loss", ref_losses.huber_loss, huber_cases, ("pred",), summary="Huber loss",

@@ -20,12 +20,13 @@ from hypothesis import strategies as st
 
 import reference.regularization as ref
 from checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array
-from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
+from checkers.exercise import BACKWARD_NOT_CHECKED, Case, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, Target, backward_properties,
-                                 call_target, examples, inputs_unchanged, layer, mistake_hints, output_properties,
-                                 require_like)
-from checkers.strategies import as_float32, batch_sizes, cases, dims, optional, seeds, upstream, values
+from checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, INDEPENDENT_CACHES, Target,
+                                 backward_properties, best_effort, call_target, examples, explain_interference,
+                                 inputs_unchanged, layer, mistake_hints, mixed_scales, not_sharing_memory, on_float32,
+                                 output_properties, require_like)
+from checkers.strategies import batch_sizes, cases, dims, optional, seeds, spread_groups, upstream, values
 from grader.submission import SeededGenerator
 
 A = "a2_regularization"
@@ -205,8 +206,8 @@ def _dropout_forward_properties() -> list[Property]:
         _, called = _dropout_out(ctx, case)
         inputs_unchanged(f, case, called.outcome, list(case.args.values()))
 
-    def float32(ctx, case):
-        case32 = as_float32(case)
+    @on_float32
+    def float32(ctx, case32):
         out, _ = _dropout_out(ctx, case32, np.float32)
         _assert_dropout_output(case32, out, FLOAT32)
 
@@ -224,7 +225,8 @@ def _dropout_forward_properties() -> list[Property]:
         Property("keeps_everything_at_p_1", f"{f} with p = 1 returns x", keeps_all, examples(*KEEP_ALL)),
         Property("inputs_unchanged", f"{f} leaves x and dropout_param unchanged", unchanged, weight=HYGIENE_WEIGHT,
                  essential=False),
-        Property("preserves_float32", f"{f} gives a float32 output for a float32 x", float32, dropout_train_cases,
+        Property("preserves_float32", f"{f} gives a float32 output for a float32 x (advice unless the manifest weighs it)",
+                 float32, dropout_train_cases,
                  FLOAT32_WEIGHT, essential=False),
     ]
 
@@ -232,13 +234,24 @@ def _dropout_forward_properties() -> list[Property]:
 def _dropout_backward_properties() -> list[Property]:
     b = "dropout_backward"
 
-    def forward_backward(ctx, case, dtype=None):
+    def dropout_cache(ctx, case):
+        """dropout_forward's output and cache, for the backward; an output of the wrong shape
+        leaves the backward unchecked and blames the forward."""
         try:
             called = call_target(ctx, DROPOUT, case)
-            require_like("out", called.outputs["out"], case.args["x"])
         except PropertyFailure as failure:
             failure.summary = f"could not get a cache from dropout_forward: {failure.summary}"
             raise
+        try:
+            require_like("out", called.outputs["out"], case.args["x"])
+        except PropertyFailure as failure:
+            ctx.forget(called.cache)
+            raise PropertyFailure(f"{BACKWARD_NOT_CHECKED}: your dropout_forward's {failure.summary}",
+                                  hints=["Fix dropout_forward first (see its own checks)."])
+        return called
+
+    def forward_backward(ctx, case, dtype=None):
+        called = dropout_cache(ctx, case)
         dout = upstream(case.rng(1), case.args["x"].shape).astype(dtype or np.float64)
         outcome = ctx.call(b, dout, called.cache)
         ctx.forget(called.cache)
@@ -267,9 +280,13 @@ def _dropout_backward_properties() -> list[Property]:
         out, dout, outcome = forward_backward(ctx, case)
         assert_dx(case, out, dout, outcome.value)
 
+    def alone_is_right(ctx, case) -> bool:
+        out, dout, outcome = forward_backward(ctx, case)
+        return best_effort(lambda: assert_dx(case, out, dout, outcome.value) is None, False)
+
     def independent(ctx, pair):
         first, second = pair.args["first"], pair.args["second"]
-        called = [call_target(ctx, DROPOUT, c) for c in (first, second)]
+        called = [dropout_cache(ctx, c) for c in (first, second)]
         douts = [upstream(c.rng(1), c.args["x"].shape) for c in (first, second)]
         for label, i in (("second", 1), ("first", 0), ("first, again", 0)):
             dx = ctx.call(b, douts[i], called[i].cache).value
@@ -277,8 +294,8 @@ def _dropout_backward_properties() -> list[Property]:
                 assert_dx((first, second)[i], called[i].outputs["out"], douts[i], dx)
             except PropertyFailure as failure:
                 failure.summary = f"after two forwards, the backward of the {label} cache is wrong: {failure.summary}"
-                failure.hints.append("Keep everything the backward needs in the cache it returns, not in globals, "
-                                     "and do not modify the cache in the backward.")
+                explain_interference(failure, best_effort(lambda: alone_is_right(ctx, (first, second)[i]), False),
+                                     INDEPENDENT_CACHES, "vjp_matches_reference")
                 raise
         for c in called:
             ctx.forget(c.cache)
@@ -291,12 +308,10 @@ def _dropout_backward_properties() -> list[Property]:
 
     def fresh(ctx, case):
         _, _, outcome = forward_backward(ctx, case)
-        if outcome.aliases:
-            raise PropertyFailure(f"{b} returned arrays that share memory with others: {'; '.join(outcome.aliases)}",
-                                  hints=["Return new arrays: a view of dout or of a cached input changes when they do."])
+        not_sharing_memory(b, outcome, "Return new arrays: a view of dout or of a cached input changes when they do.")
 
-    def float32(ctx, case):
-        case32 = as_float32(case)
+    @on_float32
+    def float32(ctx, case32):
         out, dout, outcome = forward_backward(ctx, case32, np.float32)
         require_like("dx", outcome.value, case32.args["x"], np.float32)
         assert_dx(case32, out, dout, outcome.value, FLOAT32)
@@ -317,7 +332,8 @@ def _dropout_backward_properties() -> list[Property]:
         # In training only: CS231n's own test-mode backward returns dout itself (`dx = dout`).
         Property("gradients_are_fresh_arrays", f"in training, {b}'s dx is a new array, not a view of dout",
                  fresh, dropout_train_cases, HYGIENE_WEIGHT, essential=False),
-        Property("preserves_float32", f"{b} gives a float32 dx for float32 inputs", float32, dropout_train_cases,
+        Property("preserves_float32", f"{b} gives a float32 dx for float32 inputs (advice unless the manifest weighs it)",
+                 float32, dropout_train_cases,
                  FLOAT32_WEIGHT, essential=False),
     ]
 
@@ -380,6 +396,21 @@ def _ln(rng, n, d, eps, unit=False):
 
 
 ln_cases = cases(_ln, n=batch_sizes, d=dims, eps=optional("eps", _EPSILONS))
+
+
+def _bn_spread(rng, n, d, eps, running):
+    stats = {"running_mean": rng.normal(0.0, 1.0, d), "running_var": rng.uniform(0.5, 2.0, d)} if running else {}
+    return {"x": spread_groups(rng, (n, d), (1, d)), **_affine_params(rng, d), "bn_param": {"mode": "train", **eps, **stats}}
+
+
+def _ln_spread(rng, n, d, eps):
+    return {"x": spread_groups(rng, (n, d), (n, 1)), **_affine_params(rng, d), "ln_param": dict(eps)}
+
+
+bn_spread_variant = mixed_scales(cases(_bn_spread, n=st.integers(2, 6), d=st.integers(2, 6),
+                                       eps=optional("eps", _EPSILONS), running=st.booleans()))
+ln_spread_variant = mixed_scales(cases(_ln_spread, n=st.integers(2, 6), d=st.integers(2, 6),
+                                       eps=optional("eps", _EPSILONS)))
 ln_unit_cases = cases(lambda rng, **drawn: _ln(rng, unit=True, **drawn), n=batch_sizes, d=st.integers(2, 6),
                       eps=optional("eps", _EPSILONS))
 
@@ -548,7 +579,7 @@ def _batchnorm_exercises() -> list[Exercise]:
     summary = "batch normalisation"
     forward = Exercise(
         "batchnorm_forward", A, "normalization", f"{summary}: forward",
-        output_properties(BATCHNORM, ref.batchnorm, bn_cases, bn_forward_mistakes)
+        output_properties(BATCHNORM, ref.batchnorm, bn_cases, bn_forward_mistakes, [bn_spread_variant])
         + [_normalises(BATCHNORM, 0, "feature", bn_forward_mistakes),
            Property("running_statistics", "two training steps update bn_param's running_mean and running_var by "
                     "running = momentum·running + (1 − momentum)·batch (biased variance; defaults momentum 0.9 and "
@@ -556,7 +587,7 @@ def _batchnorm_exercises() -> list[Exercise]:
         bn_cases)
     backwards = [Exercise(name, A, "normalization", f"{summary}: backward ({how})",
                           backward_properties(BATCHNORM, name, ref.batchnorm, bn_train_cases, ("x", "gamma", "beta"),
-                                              bn_backward_mistakes),
+                                              bn_backward_mistakes, [bn_spread_variant]),
                           bn_train_cases, needs=("batchnorm_forward",))
                  for name, how in (("batchnorm_backward", "through the computation graph"),
                                    ("batchnorm_backward_alt", "closed form"))]
@@ -751,6 +782,7 @@ EXERCISES = [
     *_batchnorm_exercises(),
     *layer(A, "normalization", "layernorm_forward", "layernorm_backward", ref.layernorm, ln_cases,
            ("x", "gamma", "beta"), summary="layer normalisation", forward_mistakes=ln_forward_mistakes,
+           variants=[ln_spread_variant],
            backward_mistakes=ln_backward_mistakes,
            forward_extra=[_normalises(Target("layernorm_forward", cache=True), 1, "example", ln_forward_mistakes)]),
     _compute_fans_exercise(),

@@ -22,8 +22,9 @@ import reference.optim as ref
 from checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array, require_scalar, values_close
 from checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, inputs_unchanged
-from checkers.strategies import as_float32, cases, dims, values
+from checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, best_effort, explain_interference,
+                                 inputs_unchanged, not_sharing_memory, on_float32)
+from checkers.strategies import cases, dims, values
 from grader.submission import CallOutcome
 
 A = "a3_optimizers"
@@ -135,19 +136,20 @@ def _trajectory(steps: list[Step]) -> dict[str, np.ndarray]:
     return {f"next_w after step {k + 1}": np.asarray(s.next_w) for k, s in enumerate(steps)}
 
 
-def _filled(rule: str, w: np.ndarray, config: dict | None) -> dict:
+def _filled(rule: str, w: np.ndarray, config: dict | None, defaults: dict | None = None) -> dict:
     c = {k: v.astype(np.float64) if isinstance(v, np.ndarray) else v for k, v in (config or {}).items()}
-    for key, default in ref.DEFAULTS[rule].items():
+    for key, default in {**ref.DEFAULTS[rule], **(defaults or {})}.items():
         c.setdefault(key, np.zeros_like(w) if default is None else default)
     return c
 
 
-def _wrong(rule: str, step: Callable[[np.ndarray, np.ndarray, dict], np.ndarray]):
+def _wrong(rule: str, step: Callable[[np.ndarray, np.ndarray, dict], np.ndarray], defaults: dict | None = None):
     """The trajectory a mistaken rule gives on a case: `step(w, dw, c)` returns next_w and
-    updates the state in c (a config with the contract's defaults filled in)."""
+    updates the state in c (a config with the contract's defaults filled in, or `defaults`
+    where the mistaken rule has other ones)."""
     def trajectory(case: Case, right: Any, _: Any) -> np.ndarray:
         w = case.args["w"].astype(np.float64)
-        c = _filled(rule, w, case.args.get("config"))
+        c = _filled(rule, w, case.args.get("config"), defaults)
         out = []
         with np.errstate(all="ignore"):
             for dw in case.args["dw_steps"].astype(np.float64):
@@ -164,15 +166,8 @@ def _finite(a: np.ndarray) -> np.ndarray:
 
 
 def _hints(mistakes, case: Case, got: np.ndarray) -> list[str]:
-    found = []
-    for m in mistakes:
-        try:
-            wrong = m.expected(case, None, None)
-        except Exception:  # noqa: BLE001 - a mistake model that does not apply to this case
-            continue
-        if values_close(_finite(got), _finite(wrong)):
-            found.append(m.hint)
-    return found
+    return [m.hint for m in mistakes
+            if best_effort(lambda: values_close(_finite(got), _finite(m.expected(case, None, None))), False)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,11 +233,20 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
                 assert_matches("next_w", _trajectory(got), {f"next_w after step {k + 1}": w for k, w in enumerate(want)})
         except PropertyFailure as failure:
             failure.summary = f"with two optimizers whose steps alternate: {failure.summary}"
-            failure.args = (failure.summary,)
-            failure.hints.append("Where one optimizer alone is right, they interfere: keep the rule's state in the "
-                                 "config it returns (config['velocity'] = v), not in globals or in a mutable "
-                                 "default argument: each parameter array has its own optimizer.")
+            alone_right = best_effort(lambda: all(alone_is_right(ctx, c) for c in (first, second)), False)
+            explain_interference(failure, alone_right, INTERFERE, "matches_reference_over_steps",
+                                 history_dependent=best_effort(lambda: depends_on_history(ctx, first), False))
             raise
+
+    def alone_is_right(ctx, case) -> bool:
+        got = _trajectory(student_steps(ctx, name, case))
+        want, _ = reference_steps(name, case)
+        return values_close(list(got.values()), list(want))
+
+    def depends_on_history(ctx, case) -> bool:
+        """The same run twice gives two trajectories: the rule keeps state between calls."""
+        runs = [list(_trajectory(student_steps(ctx, name, case)).values()) for _ in range(2)]
+        return not values_close(runs[0], runs[1])
 
     def holds_state(ctx, case):
         steps = student_steps(ctx, name, case)
@@ -270,8 +274,9 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
                 raise PropertyFailure(f"{name} modified dw in place (step {k + 1})",
                                       hints=["Never write into dw (dw *= ..., dw += ...): compute new arrays."])
 
-    def float32(ctx, case):
-        assert_steps(ctx, as_float32(case), FLOAT32, np.float32)
+    @on_float32
+    def float32(ctx, case32):
+        assert_steps(ctx, case32, FLOAT32, np.float32)
 
     pairs = st.builds(lambda a, b: Case(args={"first": a, "second": _same_shape(b, a.args["w"].shape)}, seed=a.seed),
                       drawn, drawn)
@@ -290,7 +295,8 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
                     "with the reference's values after every step", holds_state, drawn, HYGIENE_WEIGHT, essential=False)]
           if state_keys else []),
         Property("dw_unchanged", f"{name} never modifies dw", dw_unchanged, drawn, HYGIENE_WEIGHT, essential=False),
-        Property("preserves_float32", "float32 w and dw give a float32 next_w at every step", float32, drawn,
+        Property("preserves_float32", "float32 w and dw give a float32 next_w at every step (advice unless the "
+                 "manifest weighs it)", float32, drawn,
                  FLOAT32_WEIGHT, essential=False),
     ]
     return [Exercise(name, A, MODULE, summary, props, drawn)]
@@ -309,6 +315,9 @@ def _same_shape(case: Case, shape: tuple[int, ...]) -> Case:
     return Case(args=args, seed=case.seed)
 
 
+INTERFERE = ("Two optimizers interfere (or one run depends on the runs before it): keep the rule's state in the "
+             "config it returns (config['velocity'] = v), not in globals or in a mutable default argument: each "
+             "parameter array has its own optimizer.")
 STATE_NAMES = ("Keep the state in config under the contract's names (velocity; cache; m, v and t), updated at every "
                "step: the next call gets this config back.")
 
@@ -321,6 +330,9 @@ TORCH_MOMENTUM = ("This is the v = mu*v + dw; w -= lr*v form of momentum (torch'
 MOMENTUM_SIGN = "Momentum sign: the velocity moves against the gradient (v = mu*v - lr*dw) and is ADDED to w."
 EPS_OUTSIDE = "epsilon goes outside the square root: dw / (np.sqrt(cache) + eps), not np.sqrt(cache + eps)."
 T_FIRST = "Adam's step counter is incremented BEFORE it is used: t += 1 first, so the first step corrects with 1 - beta**1."
+T_STARTS_AT_1 = ("Adam's first step corrects with t = 2 here: t starts at 1 (config.setdefault('t', 1), as in CS231n's "
+                 "Spring 2017 starter code) and is incremented before use. The contract starts t at 0 and increments "
+                 "it first, so that the first step uses t = 1: make the default 0.")
 BIAS = "Adam's moments need bias correction: m_hat = m / (1 - beta1**t), v_hat = v / (1 - beta2**t)."
 
 
@@ -512,13 +524,11 @@ def _clip_inputs_unchanged(ctx, case):
 
 def _clip_fresh(ctx, case):
     _, _, outcome = _clip_call(ctx, case)
-    if outcome.aliases:
-        raise PropertyFailure(f"{CLIP} returned arrays that share memory with its inputs: {'; '.join(outcome.aliases)}",
-                              hints=["Return new arrays (g * scale, or g.copy() when no scaling is needed)."])
+    not_sharing_memory(CLIP, outcome, "Return new arrays (g * scale, or g.copy() when no scaling is needed).")
 
 
-def _clip_float32(ctx, case):
-    case32 = as_float32(case)
+@on_float32
+def _clip_float32(ctx, case32):
     clipped, total, _ = _clip_call(ctx, case32, np.float32)
     want, want_total = _clip_right(case32)
     assert_matches("clipped", {**clipped, "total_norm": np.array(total)}, {**want, "total_norm": np.array(want_total)},
@@ -574,12 +584,14 @@ EXERCISES = [
                 _wrong("rmsprop", _adaptive(lambda c, dw: (1 - c["decay_rate"]) * c["cache"] + c["decay_rate"] * dw ** 2)))]),
     *optimizer("adam", summary="Adam", mistakes=[
         Mistake(T_FIRST, "trajectory", _wrong("adam", _adam(t_after=True))),
+        Mistake(T_STARTS_AT_1, "trajectory", _wrong("adam", _adam(), defaults={"t": 1})),
         Mistake(BIAS, "trajectory", _wrong("adam", _adam(corrected=False))),
         Mistake(EPS_OUTSIDE, "trajectory", _wrong("adam", _adam(inside=True)))]),
     *optimizer("adamw", summary="AdamW (decoupled weight decay)", mistakes=[
         Mistake("AdamW decouples weight decay: shrink w by lr*weight_decay*w outside the Adam step; adding "
                 "weight_decay*w to the gradient is Adam with L2, another rule.", "trajectory",
                 _wrong("adamw", _adam(coupled=True))),
-        Mistake(T_FIRST, "trajectory", _wrong("adamw", _adam(t_after=True, decoupled=True)))]),
+        Mistake(T_FIRST, "trajectory", _wrong("adamw", _adam(t_after=True, decoupled=True))),
+        Mistake(T_STARTS_AT_1, "trajectory", _wrong("adamw", _adam(decoupled=True), defaults={"t": 1}))]),
     Exercise(CLIP, A, MODULE, "clipping gradients by their global norm", clip_properties, any_side),
 ]

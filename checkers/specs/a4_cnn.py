@@ -4,6 +4,10 @@ Configurations are drawn, not fixed: batch (from 1), channels, filters, non-squa
 kernels, strides above one, padding 0 and more, pooling windows that overlap. Sizes are drawn
 through the OUTPUT size (at most 4 x 4), so a student's loops over output positions stay fast.
 Max-pool inputs are distinct, at least a hundredth apart, so ties never decide a maximum.
+
+The main properties draw strides that divide H + 2·pad − HH (as CS231n lets students assume);
+strides that leave a remainder are checked by a minor property of their own, whose message names
+the remainder.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import reference.cnn as ref
 from checkers.compare import assert_matches, require_array
 from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import (Target, call_target, examples, layer, mistake_hints, require_like)
-from checkers.strategies import seeds, upstream, values
+from checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, forward_for_backward,
+                                 layer, mistake_hints, mixed_scales, require_like)
+from checkers.strategies import seeds, spread_groups, upstream, values
 
 A = "a4_cnn"
 MODULE = "conv"
@@ -33,10 +38,49 @@ def _out_size(size: int, kernel: int, stride: int, pad: int = 0) -> int:
 
 
 @st.composite
-def _extent(draw, kernel: int, stride: int, pad: int, max_out: int = 4) -> int:
-    """An input size with 1 to max_out outputs, including sizes the stride does not divide."""
-    low = max(1, kernel - 2 * pad)
-    return draw(st.integers(low, max(low, kernel - 2 * pad + max_out * stride - 1)))
+def _extent(draw, kernel: int, stride: int, pad: int, divides: bool | None = True, max_out: int = 4) -> int:
+    """An input size with 1 to max_out outputs whose H + 2·pad − kernel the stride divides
+    (divides=True), leaves a remainder of (divides=False, stride >= 2), or either (None)."""
+    outputs = draw(st.integers(1, max_out))
+    if divides is None:
+        remainder = draw(st.integers(0, stride - 1))
+    else:
+        remainder = 0 if divides else draw(st.integers(1, stride - 1))
+    size = kernel - 2 * pad + (outputs - 1) * stride + remainder
+    while size < 1:  # padding wider than the kernel: the smallest such size with a real input
+        size += stride
+    return size
+
+
+def _remainder(size: int, kernel: int, stride: int, pad: int = 0) -> int:
+    return (size + 2 * pad - kernel) % stride
+
+
+def _conv_geometry_text(case: Case) -> str:
+    x, w, p = case.args["x"], case.args["w"], case.args["conv_param"]
+    return _geometry_text(x.shape[2:], w.shape[2:], p["stride"], p["pad"], "H + 2·pad − HH", "W + 2·pad − WW")
+
+
+def _pool_geometry_text(case: Case) -> str:
+    x, p = case.args["x"], case.args["pool_param"]
+    return _geometry_text(x.shape[2:], (p["pool_height"], p["pool_width"]), p["stride"], 0,
+                          "H − pool_height", "W − pool_width")
+
+
+def _geometry_text(sizes, kernels, stride: int, pad: int, *names: str) -> str:
+    """What makes a non-dividing configuration special, in small integers (safe for hidden examples)."""
+    parts = []
+    for size, kernel, name in zip(sizes, kernels, names):
+        span, left = size + 2 * pad - kernel, _remainder(size, kernel, stride, pad)
+        if left:
+            parts.append(f"{name} = {span} leaves a remainder of {left} for stride {stride}")
+    return f"with a stride that does not divide the input ({'; '.join(parts)}): " if parts else ""
+
+
+NOT_DIVIDING = ("CS231n lets you assume that the stride divides H + 2·pad − HH (its starter code asserts it); the "
+                "contract does not: the output has 1 + (H + 2·pad − HH) // stride rows (floor division), the last "
+                "rows and columns that no window reaches are left out, and they get zero gradient. This costs only "
+                "this property's share.")
 
 
 def distinct_values(rng: np.random.Generator, shape) -> np.ndarray:
@@ -48,11 +92,12 @@ def distinct_values(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 @st.composite
-def conv_cases(draw) -> Case:
+def conv_cases(draw, divides: bool = True) -> Case:
+    """divides=False: strides of 2 or 3 that leave a remainder in the height (the width: either)."""
     n, c, f = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
-    h, w = draw(_extent(kh, stride, pad)), draw(_extent(kw, stride, pad))
+    stride, pad = draw(st.integers(1 if divides else 2, 3)), draw(st.integers(0, 2))
+    h, w = draw(_extent(kh, stride, pad, divides)), draw(_extent(kw, stride, pad, True if divides else None))
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
     return Case({"x": values(rng, (n, c, h, w)), "w": values(rng, (f, c, kh, kw), 0.05, 1.0),
@@ -60,10 +105,11 @@ def conv_cases(draw) -> Case:
 
 
 @st.composite
-def pool_cases(draw) -> Case:
+def pool_cases(draw, divides: bool = True) -> Case:
+    """divides=False: strides of 2 or 3 that leave a remainder in the height (the width: either)."""
     n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ph, pw, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    h, w = draw(_extent(ph, stride, 0)), draw(_extent(pw, stride, 0))
+    ph, pw, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1 if divides else 2, 3))
+    h, w = draw(_extent(ph, stride, 0, divides)), draw(_extent(pw, stride, 0, True if divides else None))
     seed = draw(seeds)
     rng = np.random.default_rng(seed)
     return Case({"x": distinct_values(rng, (n, c, h, w)),
@@ -117,6 +163,23 @@ def batchnorm_cases(draw, modes=("train", "test")) -> Case:
 
 
 @st.composite
+def batchnorm_spread_cases(draw) -> Case:
+    """Train-mode cases whose channels have very different means and spreads side by side."""
+    case = draw(batchnorm_cases(("train",)))
+    n, c, h, w = case.args["x"].shape
+    x = spread_groups(np.random.default_rng(case.seed), (max(n, 2), c, h, w), (1, c, 1, 1))
+    return case.with_args(x=x)
+
+
+@st.composite
+def groupnorm_spread_cases(draw) -> Case:
+    """Cases whose groups (per example) have very different means and spreads side by side."""
+    case = draw(groupnorm_cases())
+    n, c, h, w = case.args["x"].shape
+    return case.with_args(x=spread_groups(np.random.default_rng(case.seed), (n, c, h, w), (n, c, 1, 1)))
+
+
+@st.composite
 def groupnorm_cases(draw) -> Case:
     n, c, h, w = draw(st.integers(1, 3)), draw(st.integers(1, 6)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
     groups = draw(st.sampled_from([g for g in range(1, c + 1) if c % g == 0]))
@@ -125,6 +188,16 @@ def groupnorm_cases(draw) -> Case:
     rng = np.random.default_rng(seed)
     return Case({"x": values(rng, (n, c, h, w)), "gamma": values(rng, (1, c, 1, 1), 0.5, 2.0),
                  "beta": values(rng, (1, c, 1, 1)), "G": groups, "gn_param": gn_param}, seed)
+
+
+def _not_dividing(cases_, context) -> Variant:
+    return Variant("strides_that_do_not_divide", "{function} is right where the stride does not divide the input "
+                   "(a remainder of rows or columns that no window reaches; a convention beyond CS231n's: minor)",
+                   cases_, essential=False, hint=NOT_DIVIDING, context=context, max_examples=STABILITY_EXAMPLES)
+
+
+conv_not_dividing = _not_dividing(conv_cases(divides=False), _conv_geometry_text)
+pool_not_dividing = _not_dividing(pool_cases(divides=False), _pool_geometry_text)
 
 
 layer_stacks = st.lists(st.tuples(st.integers(1, 7), st.integers(1, 4)), min_size=1, max_size=5)
@@ -411,8 +484,8 @@ def _translation_equivariant(ctx, case):
 
 
 def _db_is_sum_of_dout(ctx, case):
-    forward = call_target(ctx, Target("conv_forward_naive", cache=True), case)
-    dout = upstream(case.rng(1), np.shape(forward.outputs["out"]))
+    forward, ev = forward_for_backward(ctx, Target("conv_forward_naive", cache=True), ref.conv, case)
+    dout = upstream(case.rng(1), np.shape(ev.output))
     grads = ctx.call("conv_backward_naive", dout, forward.cache).value
     ctx.forget(forward.cache)
     if not isinstance(grads, tuple) or len(grads) != 3:
@@ -426,14 +499,15 @@ def _db_is_sum_of_dout(ctx, case):
         raise
 
 
-def _one_hot_gradient(forward: str, backward: str, expected: Callable[[Case, tuple], np.ndarray],
+def _one_hot_gradient(forward: str, backward: str, reference, expected: Callable[[Case, tuple], np.ndarray],
                       name: str, description: str, hint: str) -> Property:
     """The backward of one output unit's gradient alone (a one-hot dout) is `expected(case, unit)`."""
     def check(ctx, case):
-        called = call_target(ctx, Target(forward, cache=True), case)
+        called, _ = forward_for_backward(ctx, Target(forward, cache=True), reference, case)
         out = called.outputs["out"]
-        if not isinstance(out, np.ndarray) or out.size == 0:
-            raise PropertyFailure(f"{forward} did not return an output array")
+        if out.size == 0:
+            ctx.forget(called.cache)
+            return
         unit = tuple(int(i) for i in np.unravel_index(case.rng(5).integers(out.size), out.shape))
         dout = np.zeros(out.shape)
         dout[unit] = 1.0
@@ -484,10 +558,8 @@ def _global_pool_unit(case, unit):
 def _overlapping_windows(forward: str, backward: str, oracle, mistakes) -> Property:
     """The backward on explicit cases where windows overlap and share their maximum."""
     def check(ctx, case):
-        called = call_target(ctx, Target(forward, cache=True), case)
-        out = called.outputs["out"]
-        dout = upstream(case.rng(1), evaluate(oracle, case.args).output.shape)
-        require_like("out", out, dout)
+        called, ev = forward_for_backward(ctx, Target(forward, cache=True), oracle, case)
+        dout = upstream(case.rng(1), ev.output.shape)
         dx = ctx.call(backward, dout, called.cache).value
         ctx.forget(called.cache)
         require_like("dx", dx, case.args["x"])
@@ -576,7 +648,8 @@ def _value_function(name: str, reference: Callable, cases, check_types: Callable
         check_types(got)
         want = reference(**case.args)
         if got != want:
-            raise PropertyFailure(f"{name} returned {got!r}, expected {want!r}",
+            raise PropertyFailure(f"{name} returned another value than an independent torch computation",
+                                  details=[f"returned {got!r}, expected {want!r}"],
                                   hints=mistake_hints(mistakes, "output", case, want, got))
 
     def unchanged(ctx, case):
@@ -608,11 +681,13 @@ def _rf_types(value):
 
 def _cost_types(value):
     if type(value) is not dict or set(value) != {"out_shape", "params", "macs"}:
-        keys = sorted(value) if isinstance(value, dict) else type(value).__name__
-        raise PropertyFailure(f"conv_cost should return a dict with exactly the keys macs, out_shape, params; got {keys}")
+        got = f"a dict with {len(value)} keys" if isinstance(value, dict) else f"a {type(value).__name__}"
+        raise PropertyFailure(f"conv_cost should return a dict with exactly the keys macs, out_shape, params; got {got}",
+                              details=[f"keys: {sorted(value)}"] if isinstance(value, dict) else [])
     shape = value["out_shape"]
     if type(shape) is not tuple or len(shape) != 3:
-        raise PropertyFailure(f"out_shape should be a tuple (F, H', W'), got {shape!r}",
+        got = f"a tuple of {len(shape)}" if isinstance(shape, tuple) else f"a {type(shape).__name__}"
+        raise PropertyFailure(f"out_shape should be a tuple (F, H', W'), got {got}", details=[f"out_shape: {shape!r}"],
                               hints=["out_shape is the tuple (F, H', W') of one example's output."])
     for i, d in enumerate(shape):
         _python_int(f"out_shape[{i}]", d)
@@ -628,6 +703,7 @@ def spatial_batchnorm_layer(cases) -> list[Exercise]:
     return layer(A, MODULE, "spatial_batchnorm_forward", "spatial_batchnorm_backward", ref.spatial_batchnorm,
                  cases, ("x", "gamma", "beta"), mutable=("bn_param",),
                  summary="spatial batch normalisation (per channel over N, H, W)",
+                 variants=[mixed_scales(batchnorm_spread_cases())],
                  forward_mistakes=[Mistake(CHANNELS_LAST, "output", _bn_reshape_without_transpose),
                                    Mistake(CHANNELS_LAST, "output", _bn_model(lambda x, eps: _normalised(x, 0, eps))),
                                    Mistake(TEST_MODE, "output", _bn_with_batch_stats_in_test)],
@@ -640,7 +716,8 @@ def spatial_batchnorm_layer(cases) -> list[Exercise]:
 
 EXERCISES = [
     *layer(A, MODULE, "conv_forward_naive", "conv_backward_naive", ref.conv, conv_cases(), ("x", "w", "b"),
-           summary="convolution (cross-correlation) with stride and zero padding",
+           summary="convolution (cross-correlation) with stride and zero padding", variants=[conv_not_dividing],
+           sum_axes={"b": (0, 2, 3)},
            forward_mistakes=[Mistake(CROSS_CORRELATION, "output",
                                      lambda case, right, _: evaluate(ref.conv, case.with_args(w=case.args["w"][:, :, ::-1, ::-1].copy()).args).output),
                              Mistake(BOTH_SIDES, "output", _one_sided_conv),
@@ -660,7 +737,7 @@ EXERCISES = [
            backward_extra=[Property("db_is_sum_of_dout", "conv_backward_naive's db is dout summed over batch and space",
                                     _db_is_sum_of_dout)]),
     *layer(A, MODULE, "max_pool_forward_naive", "max_pool_backward_naive", ref.max_pool, pool_cases(), ("x",),
-           summary="max pooling, windows possibly overlapping",
+           summary="max pooling, windows possibly overlapping", variants=[pool_not_dividing],
            forward_mistakes=[Mistake(STRIDE, "output", _stride_one_output(ref.max_pool, "pool_param"))],
            forward_extra=[_output_size("max_pool_forward_naive", ref.max_pool, POOL_SHAPE_MISTAKES,
                                        "H' = 1 + (H − pool_height) // stride")],
@@ -669,14 +746,14 @@ EXERCISES = [
                Mistake(ACCUMULATE, "gradients", _max_pool_assigned_at_max),
                Mistake(ONLY_MAX, "gradients", lambda case, right, dout: _vjp(ref.avg_pool, case, ("x",), dout)),
                Mistake(STRIDE, "gradients", _stride_one_grads(ref.max_pool, ("x",), "pool_param"))]),
-           backward_extra=[_one_hot_gradient("max_pool_forward_naive", "max_pool_backward_naive", _max_pool_unit,
+           backward_extra=[_one_hot_gradient("max_pool_forward_naive", "max_pool_backward_naive", ref.max_pool, _max_pool_unit,
                                              "gradient_lands_on_window_maximum",
                                              "one output unit's gradient lands on its window's maximum, nowhere else",
                                              ONLY_MAX),
                            _overlapping_windows("max_pool_forward_naive", "max_pool_backward_naive", ref.max_pool,
                                                 max_mistakes)]),
     *layer(A, MODULE, "avg_pool_forward_naive", "avg_pool_backward_naive", ref.avg_pool, pool_cases(), ("x",),
-           summary="average pooling, windows possibly overlapping",
+           summary="average pooling, windows possibly overlapping", variants=[pool_not_dividing],
            forward_extra=[_output_size("avg_pool_forward_naive", ref.avg_pool, POOL_SHAPE_MISTAKES,
                                        "H' = 1 + (H − pool_height) // stride")],
            backward_mistakes=(avg_mistakes := [
@@ -684,7 +761,7 @@ EXERCISES = [
                Mistake(SPREAD, "gradients", lambda case, right, _: {
                    "x": right["x"] * case.args["pool_param"]["pool_height"] * case.args["pool_param"]["pool_width"]}),
                Mistake(STRIDE, "gradients", _stride_one_grads(ref.avg_pool, ("x",), "pool_param"))]),
-           backward_extra=[_one_hot_gradient("avg_pool_forward_naive", "avg_pool_backward_naive", _avg_pool_unit,
+           backward_extra=[_one_hot_gradient("avg_pool_forward_naive", "avg_pool_backward_naive", ref.avg_pool, _avg_pool_unit,
                                              "gradient_spreads_evenly",
                                              "one output unit's gradient spreads evenly over its window", SPREAD),
                            _overlapping_windows("avg_pool_forward_naive", "avg_pool_backward_naive", ref.avg_pool,
@@ -695,7 +772,8 @@ EXERCISES = [
                                      lambda case, right, _: right * case.args["x"].shape[2] * case.args["x"].shape[3])],
            backward_mistakes=[Mistake(GLOBAL_SPREAD, "gradients", lambda case, right, _: {
                "x": right["x"] * case.args["x"].shape[2] * case.args["x"].shape[3]})],
-           backward_extra=[_one_hot_gradient("global_avg_pool_forward", "global_avg_pool_backward", _global_pool_unit,
+           backward_extra=[_one_hot_gradient("global_avg_pool_forward", "global_avg_pool_backward", ref.global_avg_pool,
+                                             _global_pool_unit,
                                              "gradient_spreads_evenly",
                                              "one output unit's gradient spreads evenly over its feature map",
                                              GLOBAL_SPREAD)]),
@@ -704,6 +782,7 @@ EXERCISES = [
     spatial_batchnorm_layer(batchnorm_cases(("train",)))[1],
     *layer(A, MODULE, "spatial_groupnorm_forward", "spatial_groupnorm_backward", ref.spatial_groupnorm,
            groupnorm_cases(), ("x", "gamma", "beta"), summary="spatial group normalisation (per example and group)",
+           variants=[mixed_scales(groupnorm_spread_cases())],
            forward_mistakes=[Mistake(GROUPS, "output", _gn_model(_interleaved_groups)),
                              Mistake(GROUPS, "output", _gn_model(_groups_across_batch)),
                              Mistake(GROUPS, "output", _gn_model(_one_group))],

@@ -25,8 +25,8 @@ from checkers.compare import assert_matches, values_close
 from checkers.exercise import Case, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
 from checkers.properties import (Target, call_target, gradient_names, layer, loss, mistake_hints, require_like,
-                                 unpack_gradients)
-from checkers.strategies import cases, labels, upstream, values
+                                 stability, unpack_gradients)
+from checkers.strategies import cases, labels, spread_rows, upstream, values
 
 A = "a5_rnn"
 M = "rnn_layers"
@@ -114,6 +114,18 @@ def _with_masked_step(rng, n, t, v):
 
 
 masked_cases = cases(_with_masked_step, **score_sizes)
+
+
+def _spread_scores(rng, n, t, v, masked):
+    """Scores whose steps (one row of V scores each) sit at very different scales side by side."""
+    return {**_scores(rng, n, t, v, masked), "x": spread_rows(rng, (n, t, v))}
+
+
+spread_softmax_cases = cases(_spread_scores, masked=st.sampled_from([0.0, 0.3]),
+                             **{**score_sizes, "t": st.integers(2, 4)})
+#: Scores far beyond exp's range: the correct class's probability underflows to 0 at some steps.
+EXTREME_SCORES = Case({"x": np.array([[[1e5, 0.0, -1e5], [3.0, 1e5, 1e5]], [[-1e5, 2.0, 1e5], [0.0, 0.0, 0.0]]]),
+                       "y": np.array([[2, 0], [0, 1]]), "mask": np.array([[True, True], [True, False]])})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,8 +301,7 @@ def _repeats_not_accumulated(case, right, dout):
 def _loss_scaled(factor_of):
     def model(case, right, _):
         f = factor_of(case)
-        # A loss comes back as an array: values_close compares plain floats exactly.
-        return {k: v * f for k, v in right.items()} if isinstance(right, dict) else np.array(right * f)
+        return {k: v * f for k, v in right.items()} if isinstance(right, dict) else right * f
     return model
 
 
@@ -524,6 +535,7 @@ EXERCISES = [
            ("x", "w", "b"), summary="affine layer at every time step"),
     *loss(A, M, "temporal_softmax_loss", ref.temporal_softmax_loss, softmax_cases, ("x",),
           summary="masked softmax loss over time",
+          variants=stability(spread_softmax_cases, [EXTREME_SCORES], what="time steps"),
           mistakes=[Mistake(OVER_NT, "loss", _loss_scaled(lambda case: 1 / case.args["x"].shape[1])),
                     Mistake(OVER_NT, "gradients", _loss_scaled(lambda case: 1 / case.args["x"].shape[1])),
                     Mistake(OVER_UNMASKED, "loss", _loss_scaled(

@@ -18,9 +18,9 @@ import reference.attention as ref
 from checkers.compare import assert_matches
 from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
 from checkers.oracle import evaluate
-from checkers.properties import (Target, call_target, examples, layer, output_properties, require_like,
-                                 stable_at_large_inputs)
-from checkers.strategies import cases, values
+from checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, layer, output_properties,
+                                 require_like, stability)
+from checkers.strategies import cases, spread_rows, values
 
 A = "a6_attention"
 small = st.integers(1, 4)
@@ -118,6 +118,63 @@ def _per_query(make, **sizes):
 
 def _unmasked(make, **sizes):
     return cases(make, **_sizes(st.just("omitted"), **sizes))
+
+
+# Scores whose rows (one query's scores over the keys) sit at very different scales side by side:
+# near +1e3 for one query, near -1e3 for another. A softmax shifted by the maximum of the whole
+# batch (or not shifted) gives NaN there; each row's own maximum keeps every row finite.
+
+
+def _softmax_spread(rng, b, q, k, form):
+    return {"x": spread_rows(rng, (b, q, k)), "valid_lens": _lens(rng, form, b, q, k)}
+
+
+def _row_levels(rng, *shape) -> np.ndarray:
+    """One offset per row, near +1e3 for one, near -1e3 for another, anywhere between for the rest."""
+    return spread_rows(rng, (*shape, 1))[..., 0]
+
+
+def _dot_spread(rng, b, q, k, d, dv, form):
+    """Keys share a first component of 1, queries carry their row's level there: score = level + O(1)."""
+    args = _dot(rng, b, q, k, d, dv, form)
+    args["k"][..., 0] = 1.0
+    args["q"][..., 0] = _row_levels(rng, b, q) * np.sqrt(d)
+    return args
+
+
+def _multihead_spread(rng, b, q, k, heads, head_size, form):
+    """Identity projections for queries and keys; in each head, the dot-product construction above."""
+    args = _multihead(rng, b, q, k, heads, head_size, form)
+    e = heads * head_size
+    args["params"].update({"Wq": np.eye(e), "Wk": np.eye(e), "bq": np.zeros(e), "bk": np.zeros(e)})
+    first = np.arange(heads) * head_size
+    args["k"][..., first] = 1.0
+    args["q"][..., first] = _row_levels(rng, b, q, heads) * np.sqrt(head_size)
+    return args
+
+
+def _additive_spread(rng, b, q, k, dq, dk, dv, h, form):
+    """Hidden unit 0 saturates at the sign of the query's first component, and wv[0] = 1e3 makes
+    it a level of about +-1e3 per query (both signs present)."""
+    args = _additive(rng, b, q, k, dq, dk, dv, h, form)
+    args["Wq"][:, 0], args["Wk"][:, 0] = 0.0, 0.0
+    args["Wq"][0, 0] = 50.0
+    signs = np.where(rng.permutation(b * q) % 2 == 0, 1.0, -1.0).reshape(b, q)
+    args["q"][..., 0] = signs * np.abs(args["q"][..., 0])
+    args["wv"][0] = 1e3
+    return args
+
+
+spread_softmax_cases = cases(_softmax_spread, **{**_sizes(FORMS), "q": st.integers(2, 4)})
+ROWS_APART = ("Subtract each row's own maximum (over the keys, axis=-1, keepdims=True) before exp, not one maximum "
+              "of the whole batch: a row of scores far below another's then underflows to 0/0 = NaN.")
+
+
+def _spread_variant(make, **sizes) -> Variant:
+    return Variant("stable_at_large_inputs", "{function} is finite and right when the scores of different queries sit "
+                   "at very different scales (near +1e3 and -1e3 in one batch)",
+                   cases(make, **{**_sizes(ATTENTION_FORMS, **sizes), "q": st.integers(2, 4)}), where="forward",
+                   hint=ROWS_APART, max_examples=STABILITY_EXAMPLES)
 
 
 pe_cases = cases(lambda rng, max_len, half: {"max_len": max_len, "d": 2 * half},
@@ -451,6 +508,9 @@ _scale_mistakes = [Mistake(NO_SCALE, "output", _with_scale(ref.dot_product_atten
 EXERCISES = [
     *layer(A, "attention", "masked_softmax_forward", "masked_softmax_backward", ref.masked_softmax, softmax_cases,
            ("x",), summary="masked softmax",
+           variants=stability(spread_softmax_cases, [stable_softmax_case], hint=ROWS_APART,
+                              extreme_hint="Subtract the row maximum (over the visible keys) before exp: scores of 1e5 "
+                                           "then stay finite and warning-free."),
            forward_mistakes=[Mistake(LAST_AXIS, "output", _softmax_over_queries)],
            forward_extra=[_softmax_zeros("masked_softmax_forward", softmax_cases,
                                          "masked_entries_exactly_zero: masked entries are exactly 0, the others sum to 1",
@@ -458,8 +518,6 @@ EXERCISES = [
                           _softmax_zeros("masked_softmax_forward", examples(*big_softmax_cases),
                                          "masked_entries_exactly_zero_at_large_scores: masked entries stay exactly 0 "
                                          "at scores of ±1e12", True),
-                          stable_at_large_inputs("masked_softmax_forward", ref.masked_softmax, stable_softmax_case,
-                                                 hint="Subtract the row maximum (over the visible keys) before exp."),
                           _per_query_lens("masked_softmax_forward", ref.masked_softmax,
                                           cases(_softmax, **{**_sizes(st.just("query")), "q": st.integers(2, 4),
                                                              "k": st.integers(2, 4)}))],
@@ -471,18 +529,21 @@ EXERCISES = [
                                           ref.masked_softmax, case.args).output * dout})]),
     *layer(A, "attention", "dot_product_attention_forward", "dot_product_attention_backward", ref.dot_product_attention,
            dot_cases, ("q", "k", "v"), summary="scaled dot-product attention", forward_mistakes=_scale_mistakes,
+           variants=[_spread_variant(_dot_spread, **dot_sizes)],
            forward_extra=_attention_extras("dot_product_attention_forward", ref.dot_product_attention, _dot, dot_sizes,
                                            big_dot_cases),
            backward_extra=[_masked_gradient_zero("dot_product_attention_backward", "dot_product_attention_forward",
                                                  _masking(_dot, **dot_sizes), ("k", "v"))]),
     *layer(A, "attention", "additive_attention_forward", "additive_attention_backward", ref.additive_attention,
            additive_cases, ("q", "k", "v", "Wq", "Wk", "wv"), summary="additive attention",
+           variants=[_spread_variant(_additive_spread, **additive_sizes)],
            forward_extra=_attention_extras("additive_attention_forward", ref.additive_attention, _additive,
                                            additive_sizes, [_big_additive(lens) for lens in BIG_LENS]),
            backward_extra=[_masked_gradient_zero("additive_attention_backward", "additive_attention_forward",
                                                  _masking(_additive, **additive_sizes), ("k", "v"))]),
     *layer(A, "attention", "multihead_attention_forward", "multihead_attention_backward", ref.multihead_attention,
            multihead_cases, ("q", "k", "v", "params"), summary="multi-head attention",
+           variants=[_spread_variant(_multihead_spread, **multihead_sizes)],
            forward_mistakes=[Mistake(NO_SCALE, "output", _with_scale(ref.multihead_attention, lambda case: 1.0)),
                              Mistake(HEAD_SIZE, "output", _with_scale(ref.multihead_attention,
                                                                       lambda case: 1.0 / np.sqrt(case.args["q"].shape[-1]))),

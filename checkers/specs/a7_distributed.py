@@ -72,7 +72,7 @@ def _inputs(case: Case) -> list[list[np.ndarray]]:
 def _compare_sum(what: str, actual, inputs: list[np.ndarray]) -> None:
     want, tol = allreduce_sum(inputs), sum_tolerance(inputs)
     if not isinstance(actual, np.ndarray):
-        raise PropertyFailure(f"{what} is {actual}, not a tensor")
+        raise PropertyFailure(f"{what} is a {type(actual).__name__}, not a tensor")
     if actual.shape != want.shape or actual.dtype != inputs[0].dtype:
         raise PropertyFailure(f"{what} has shape {list(actual.shape)} and dtype {actual.dtype}; "
                               f"expected {list(want.shape)} and {inputs[0].dtype}")
@@ -136,7 +136,7 @@ def _list_sums(ctx: Context, case: Case, devices: list[str] | None = None) -> No
             raise
     for i, (device, want) in enumerate(zip(result["devices"], devices or ["cpu"] * len(arrays))):
         if device.split(":")[0] != want.split(":")[0] or (":" in want and device != want):
-            raise PropertyFailure(f"tensor {i} moved from {want} to {device}",
+            raise PropertyFailure(f"tensor {i} moved off its own device", details=[f"from {want} to {device}"],
                                   hints=["Each tensor stays on its own device: copy the sum to it with t.copy_(total.to(t.device))."])
 
 
@@ -228,8 +228,8 @@ def _ring_p2p(ctx, case):
     _, result = _ring_run(ctx, case)
     used = sorted({name for rank in result["ranks"] for name in rank["collectives"]})
     if used:
-        raise PropertyFailure(f"ring_allreduce uses collectives: {', '.join(used)}",
-                              hints=[f"The ring is the exercise: {COLLECTIVE}."])
+        raise PropertyFailure("ring_allreduce uses collectives: point-to-point calls only",
+                              details=[f"collectives used: {', '.join(used)}"], hints=[f"The ring is the exercise: {COLLECTIVE}."])
 
 
 def _ring_bytes(ctx, case):
@@ -341,7 +341,7 @@ def _split_devices(ctx, case, devices=None):
     for name in ("X", "y"):
         for i, (got, want) in enumerate(zip(result[f"{name}_devices"], devices)):
             if got.split(":")[0] != want.split(":")[0]:
-                raise PropertyFailure(f"{name} shard {i} is on {got}, not on {want}",
+                raise PropertyFailure(f"{name} shard {i} is not on its device", details=[f"on {got}, not on {want}"],
                                       hints=["Move each shard to its device: shard.to(device)."])
 
 

@@ -460,6 +460,8 @@ class SandboxedSubmission(Submission):
         # reads; each assignment's worker gets its modules from that copy.
         try:
             self.root = intake.copy_modules(self.root, self._folder.path / "staged")
+            for path in [self.root, *self.root.rglob("*")]:
+                path.chmod(0o700 if path.is_dir() else 0o600)
         except BaseException:
             self._folder.remove()
             raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from grader.tensor_driver import LOSSES
+from dlgrade.grader.boundary.tensor_driver import LOSSES
 
 
 def allreduce_sum(arrays: list[np.ndarray]) -> np.ndarray:

@@ -30,18 +30,20 @@ from pathlib import Path, PurePath
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.exercise import ExerciseResult, PropertyResult
-from checkers.registry import all_exercises, select
-from grader import batch, escape, intake
-from grader.batch import discover, grade_batch
-from grader.cli import main
-from grader.export import (classroom_result, classroom_summary, export, export_all,
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.exercise import ExerciseResult, PropertyResult
+from dlgrade.checkers.registry import all_exercises, select
+from dlgrade.grader.grading import batch
+from dlgrade.grader.outputs import escape
+from dlgrade.grader.boundary import intake
+from dlgrade.grader.grading.batch import discover, grade_batch
+from dlgrade.grader.cli import main
+from dlgrade.grader.outputs.export import (classroom_result, classroom_summary, export, export_all,
                            gradescope_result, prairielearn_result)
-from grader.gradebook import Gradebook
-from grader.instructor_report import build_report
-from grader.nbgrader_bridge import generate
-from grader.report import print_results
+from dlgrade.grader.grading.gradebook import Gradebook
+from dlgrade.grader.outputs.instructor_report import build_report
+from dlgrade.grader.integrations.nbgrader_bridge import generate
+from dlgrade.grader.outputs.report import print_results
 from helpers import copy_solutions
 
 A1 = "a1_backprop"
@@ -621,7 +623,7 @@ def test_every_export_of_hostile_text_parses_and_is_inert(hostile_book, tmp_path
 
 
 def test_json_formats_and_ci_outputs_of_hostile_text(hostile_book, tmp_path, monkeypatch):
-    from grader.export import load_results
+    from dlgrade.grader.outputs.export import load_results
 
     for result in load_results(hostile_book):
         for build in (gradescope_result, prairielearn_result, classroom_result):
@@ -775,7 +777,7 @@ def planted_notebook(folder: Path, module: str, function: str, source: str) -> P
 
 
 def test_check_of_a_notebook_checks_its_own_module_and_replays_against_it(tmp_path):
-    from grader.cli import _notebook_submission
+    from dlgrade.grader.cli import _notebook_submission
 
     net = generate(A1, tmp_path / "course", ["net"])[0]
     run = CliRunner().invoke(main, ["check", "--path", str(net), "--json", str(tmp_path / "net.json"), "--no-sandbox"])
@@ -810,7 +812,7 @@ def secret_lines() -> set[str]:
     except trivial ones (short, comments) and those that are public anyway: in the released
     stubs, or in the torch references and the checker's own modules, which ship by design and
     share a few lines with a solution one by one (`with torch.no_grad():`)."""
-    from grader.release import BEGIN, END, solution_regions, strip_solutions
+    from dlgrade.grader.release import BEGIN, END, solution_regions, strip_solutions
 
     secret, public = set(), set()
     for path in (REPO / "assignments").glob("*/*.py"):
@@ -872,7 +874,7 @@ def test_the_distribution_holds_the_stubs_and_no_solution(tmp_path):
     target = tmp_path / "installed"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
                     str(next(dist.glob("*.whl")))], check=True, capture_output=True, timeout=120)
-    demo = subprocess.run([sys.executable, "-m", "grader.cli", "demo"], cwd=tmp_path, capture_output=True, text=True,
+    demo = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "demo"], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(target)}, timeout=300)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "not the solutions" in demo.stdout and "stubs: all not implemented" in demo.stdout

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import run_checks
-from grader.report import to_json
+from dlgrade.grader.cli import run_checks
+from dlgrade.grader.outputs.report import to_json
 from helpers import planted
 
 #: Each hostile function writes the values it was given to this file (in-process runs only),

@@ -79,7 +79,7 @@ def shown(value: object, limit: int = 80) -> str:
 def known_modules(assignments: Iterable[str] | None = None) -> dict[str, frozenset[str]]:
     """The course's assignments (all, or those of `assignments`) and the modules of each, from
     the registry: the only assignment folders a graded copy may hold."""
-    from checkers.registry import all_exercises
+    from dlgrade.checkers.registry import all_exercises
 
     wanted = None if assignments is None else set(assignments)
     modules: dict[str, set[str]] = {}
@@ -103,7 +103,7 @@ def display_name(raw: str) -> str:
     (a file name may hold any bytes) gets U+FFFD in place of those bytes and a digest of the
     bytes, so that two such names stay apart whatever else the folder holds; a name longer than
     MAX_DISPLAY_NAME is shortened, with a digest of the whole. Escaping for each output is
-    grader.escape's job."""
+    grader.outputs.escape's job."""
     raw_bytes = os.fsencode(raw)
     text = raw_bytes.decode("utf-8", "replace")
     if text.encode("utf-8") != raw_bytes:

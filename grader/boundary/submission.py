@@ -52,7 +52,7 @@ WAIT_SLACK = 2.0
 #: Against what that count cannot see (or code that stays runnable without running): a call is
 #: also stopped after RAW_WAIT_FACTOR times its waiting allowance plus RAW_WAIT_SLACK seconds of
 #: plain wall-clock time; with little CPU used, the machine is blamed and the exercise checked
-#: again alone (see grader.machine).
+#: again alone (see grader.boundary.machine).
 RAW_WAIT_FACTOR = 5.0
 RAW_WAIT_SLACK = 10.0
 #: A submission may be waited for, in all, the sum of its exercises' CPU budgets plus this many
@@ -167,7 +167,7 @@ class Submission(ABC):
         """Call `function(*args, **kwargs)` on the student's side and return a plain outcome.
 
         keep: positions in the returned tuple that stay on the student's side as Handles.
-        via: the name of a trusted adapter in `grader.tensor_driver` that makes the call instead,
+        via: the name of a trusted adapter in `grader.boundary.tensor_driver` that makes the call instead,
         as `adapter(function, *args, **kwargs)` (torch exercises: plain arrays become tensors,
         process groups are started, and plain arrays come back).
         Numpy floating-point errors (overflow, invalid, divide by zero) are reported in
@@ -400,7 +400,7 @@ class InProcessSubmission(Submission):
             return CallOutcome(error=status)
         fn = getattr(self._modules[(assignment, module)], function)
         if via is not None:
-            from grader.tensor_driver import adapter
+            from dlgrade.grader.boundary.tensor_driver import adapter
             fn = adapter(via, fn)
         cpu_limit = self.time_left(timeout)
         wall_limit = self.wall_left(timeout)
@@ -514,7 +514,7 @@ def forbidden_imports() -> dict[str, list[str]]:
     """Per assignment, the packages it forbids, from the course's manifests."""
     import tomllib
 
-    from assignments import ASSIGNMENTS_DIR
+    from dlgrade.assignments import ASSIGNMENTS_DIR
 
     found = {}
     for manifest in ASSIGNMENTS_DIR.glob("*/manifest.toml"):

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from grader.submission import Handle, SeededGenerator
+from dlgrade.grader.boundary.submission import Handle, SeededGenerator
 
 #: The largest JSON header either side accepts. It holds structure and small values (numbers,
 #: messages a few kilobytes long); the arrays travel as raw bytes after it.

@@ -22,12 +22,12 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
-from grader import intake
+from dlgrade.grader.boundary import intake
 
 #: Modules imported by the forkserver once, before it forks the pool's workers (torch among them).
-#: Not grader.cli: under `python -m grader.cli` each worker runs it again as its main module.
-PRELOAD = ["checkers.registry", "checkers.runner", "checkers.properties", "checkers.oracle", "grader.report",
-           "grader.batch"]
+#: Not the CLI: under `python -m dlgrade.grader.cli` each worker runs it again as its main module.
+PRELOAD = ["dlgrade.checkers.registry", "dlgrade.checkers.runner", "dlgrade.checkers.properties",
+           "dlgrade.checkers.oracle", "dlgrade.grader.outputs.report", "dlgrade.grader.grading.batch"]
 
 
 def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeout: float = 60.0,
@@ -36,15 +36,15 @@ def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeo
 
     timeout: CPU seconds per exercise (see `grader.cli.run_checks`). machine_folder: the batch's
     folder of machine locks, where an exercise that lost its time to a busy machine is checked
-    again alone (see grader.machine). Returns a JSON-ready dict: status ("graded", or "error"
+    again alone (see grader.boundary.machine). Returns a JSON-ready dict: status ("graded", or "error"
     when the submission could not be graded at all), score, max_score, seconds,
     student_seconds (CPU seconds of student code), profile, seed (None when secret), exercises
     (as in `dlgrade check --json`) and error (a message, or None). Never raises for anything the
     submission does.
     """
-    from grader import machine
-    from grader.cli import run_checks
-    from grader.report import to_json
+    from dlgrade.grader.boundary import machine
+    from dlgrade.grader.cli import run_checks
+    from dlgrade.grader.outputs.report import to_json
 
     machine.share(machine_folder)
     start = time.perf_counter()
@@ -83,14 +83,14 @@ def discover(submissions_dir: Path | str, work_dir: Path | str,
 
     Each subfolder is a submission named after it; each `.zip` file is one named after its stem
     (its full file name where a folder already has that name), unpacked with limits (see
-    grader.intake.unpack_zip). A Gradescope bulk export (`submission_metadata.yml` beside one
+    grader.boundary.intake.unpack_zip). A Gradescope bulk export (`submission_metadata.yml` beside one
     `submission_<id>/` folder per submission) is such a folder of subfolders, and so is nbgrader's
     `submitted/` folder (`<student>/<assignment>/*.ipynb`): notebooks are turned into modules
-    (grader.nbgrader_bridge). Modules may sit in assignment folders, at the submission's top
+    (grader.integrations.nbgrader_bridge). Modules may sit in assignment folders, at the submission's top
     level, or one level down in a single wrapper folder; the assignment of top-level modules is
     the one of `assignments` (default: all in the registry) whose modules they are.
 
-    Only the modules of those assignments are copied, and only through grader.intake: names
+    Only the modules of those assignments are copied, and only through grader.boundary.intake: names
     checked, links contained. Whatever goes wrong with one submission (a link outside it, a
     broken zip or notebook, an unreadable or oversized file, modules that fit several
     assignments) is that submission's `problem`, never an exception.
@@ -143,7 +143,7 @@ def _layout(tree, dest: Path, known) -> Path:
     notebooks (nbgrader's `<assignment>/*.ipynb`, or at the top level), from assignment folders,
     or from modules at the top level; each of these either in the folder itself or in a single
     wrapper folder inside it. Raises intake.Refused."""
-    from grader.nbgrader_bridge import notebook_modules
+    from dlgrade.grader.integrations.nbgrader_bridge import notebook_modules
 
     base = ""
     for _ in range(2):  # the folder itself, then a single wrapper folder inside it
@@ -294,14 +294,14 @@ def _ctrl_c_ignored():
 
 def _pack(path: Path) -> dict[str, bytes]:
     """The modules of a (laid out) submission folder by relative path, read through
-    grader.intake as the sandbox copies them. Raises intake.Refused (a ValueError)."""
+    grader.boundary.intake as the sandbox copies them. Raises intake.Refused (a ValueError)."""
     return intake.collect_modules(path, intake.known_modules())
 
 
 def _grade_shipped(files: dict[str, bytes], names: list[str], seed: int | None, timeout: float,
                    sandbox: bool, machine_folder: str | None = None) -> dict[str, Any]:
     """grade_one on a submission sent as its files, written into a scratch folder of the worker
-    (every path checked again by grader.intake before it is written)."""
+    (every path checked again by grader.boundary.intake before it is written)."""
     import warnings
 
     # The Dask worker's own threads use the random module while hypothesis draws examples, which
@@ -397,9 +397,9 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
     die even on a no-op, OSError when the Dask scheduler cannot be reached, and
     BatchInterrupted on Ctrl-C, after stopping the workers; every result recorded before it stays.
     """
-    from checkers.profiles import get_profile
-    from checkers.registry import select
-    from grader.gradebook import Gradebook
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.checkers.registry import select
+    from dlgrade.grader.grading.gradebook import Gradebook
 
     if engine not in ("local", "dask"):
         raise ValueError(f"unknown engine {engine!r}: local or dask")

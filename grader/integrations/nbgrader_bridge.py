@@ -30,12 +30,13 @@ import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from grader import intake
+from dlgrade.grader.boundary import intake
 
 #: Notebook metadata key that names the assignment and module a generated notebook holds.
 METADATA_KEY = "dlgrade"
-#: Packages whose imports are dropped from extracted code (the kit itself, never part of a submission).
-_KIT_PACKAGES = {"grader", "checkers", "reference", "assignments"}
+#: Packages whose imports are dropped from extracted code (the kit itself, never part of a submission;
+#: and the names its packages had before they were one, in notebooks generated then).
+_KIT_PACKAGES = {"dlgrade", "grader", "checkers", "reference", "assignments"}
 _MAGIC = re.compile(r"^\s*[%!]")
 
 
@@ -47,8 +48,8 @@ def generate(assignment: str, out: Path | str, only_modules: list[str] | None = 
     notebooks written."""
     import nbformat
 
-    from assignments import ASSIGNMENTS_DIR
-    from checkers.registry import all_exercises, read_manifest
+    from dlgrade.assignments import ASSIGNMENTS_DIR
+    from dlgrade.checkers.registry import all_exercises, read_manifest
 
     out = Path(out)
     src = ASSIGNMENTS_DIR / assignment
@@ -88,7 +89,7 @@ def generate(assignment: str, out: Path | str, only_modules: list[str] | None = 
                 points = exercises[node.name].points
                 test = nbformat.v4.new_code_cell(
                     f"# Autograder test of {node.name} ({points:g} points): the points it earns.\n"
-                    f"from grader.nbgrader_bridge import points_earned\n"
+                    f"from dlgrade.grader.integrations.nbgrader_bridge import points_earned\n"
                     f"points_earned({node.name!r})")
                 test.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
                                              "grade_id": f"test_{node.name}", "points": points,
@@ -126,7 +127,7 @@ def _setup_code(tree: ast.Module, source: str, modules: list[str]) -> str:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             lines.append(ast.get_source_segment(source, node))
     if siblings:
-        lines = ["from grader.nbgrader_bridge import import_sibling_notebooks",
+        lines = ["from dlgrade.grader.integrations.nbgrader_bridge import import_sibling_notebooks",
                  "import_sibling_notebooks()  # lets `from layers import ...` load layers.ipynb from this folder",
                  *lines]
     return "\n".join(lines)
@@ -216,7 +217,7 @@ def notebook_module(nb: dict, name: str, assignment: str | None = None) -> tuple
     names decides a path); else the assignment (`assignment`, or the one whose exercises it
     defines most) and the module named like the file, else every module of that assignment
     whose exercises it defines."""
-    from checkers.registry import all_exercises
+    from dlgrade.checkers.registry import all_exercises
 
     meta = nb.get("metadata", {}).get(METADATA_KEY)
     if meta is not None:
@@ -254,7 +255,7 @@ def notebook_modules(notebooks: list[tuple[str, bytes]], known: dict[str, frozen
     assignments of `known`, by relative path (`<assignment>/<module>.py`), ready for
     intake.write_modules; notebooks of the same module are joined, in path order. Raises
     intake.Refused for a file that is not a notebook or whose metadata names what the course lacks."""
-    from checkers.registry import all_exercises
+    from dlgrade.checkers.registry import all_exercises
 
     chunks: dict[tuple[str, str], list[str]] = {}
     for name, data in sorted(notebooks):
@@ -324,7 +325,7 @@ def points_earned(exercise: str) -> float:
     grading profile in a fresh process whose sandboxed worker runs it; sibling modules come from
     the notebooks beside it. Prints nothing to stderr; raises RuntimeError when the checker
     itself fails (nbgrader then shows the traceback and gives 0)."""
-    from checkers.registry import all_exercises
+    from dlgrade.checkers.registry import all_exercises
 
     chosen = next(e for e in all_exercises() if e.name == exercise)
     cells = [c for c in _history() if "points_earned(" not in c]
@@ -352,7 +353,7 @@ def points_earned(exercise: str) -> float:
                 os.close(seed_write)
                 seed_args = ["--seed-file", f"/dev/fd/{seed_read}"]
             try:
-                run = subprocess.run([sys.executable, "-m", "grader.cli", "check", "--path", str(folder.parent),
+                run = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "check", "--path", str(folder.parent),
                                       "--profile", "grading", "--json", str(report), *seed_args, *names],
                                      capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env,
                                      pass_fds=() if seed_read is None else (seed_read,))
@@ -364,7 +365,7 @@ def points_earned(exercise: str) -> float:
             _checked[key] = {e["name"]: e for e in json.loads(report.read_text())["exercises"]}
     verdict = _checked[key][exercise]
     if not verdict["passed"]:
-        from grader.report import failure_lines
+        from dlgrade.grader.outputs.report import failure_lines
 
         print(f"{exercise}: {verdict['points']:g}/{verdict['max_points']:g}")
         print("\n".join(failure_lines(verdict)))

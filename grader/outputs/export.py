@@ -3,13 +3,13 @@ Gradescope's and PrairieLearn's `results.json`, the GitHub Classroom autograding
 JUnit XML for CI dashboards, and a Markdown feedback file per student.
 
 Every format is built from `Gradebook.results()` alone, so an export never reruns student code.
-The failure text is the one `dlgrade check` prints (grader.report.failure_lines), as plain
+The failure text is the one `dlgrade check` prints (grader.outputs.report.failure_lines), as plain
 text: the messages were produced at the grading profile and already withhold hidden examples'
 values; the replay command is dropped as well wherever the seed is secret.
 
 Names, messages, hints and reasons come from submissions: each format writes them through its
-escaper in grader.escape (CSV formulas, XML characters, Markdown and HTML, JSON, CI logs), and
-the formats that write one file per submission name it by grader.intake.file_names, never by
+escaper in grader.outputs.escape (CSV formulas, XML characters, Markdown and HTML, JSON, CI logs), and
+the formats that write one file per submission name it by grader.boundary.intake.file_names, never by
 the submission's name as it is.
 """
 
@@ -25,10 +25,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
-from grader import escape
-from grader.gradebook import Gradebook
-from grader.intake import file_names
-from grader.report import failure_lines, verdict
+from dlgrade.grader.outputs import escape
+from dlgrade.grader.grading.gradebook import Gradebook
+from dlgrade.grader.boundary.intake import file_names
+from dlgrade.grader.outputs.report import failure_lines, verdict
 
 FORMATS = ("csv", "gradescope", "prairielearn", "classroom", "junit", "feedback")
 
@@ -182,7 +182,7 @@ def prairielearn_result(result: Result) -> dict[str, Any]:
 def _source_file(exercise: Mapping[str, Any]) -> str:
     """The student file an exercise lives in (a1_backprop/layers.py), or its assignment folder
     where the exercise is no longer in the registry."""
-    from checkers.registry import all_exercises
+    from dlgrade.checkers.registry import all_exercises
 
     for known in all_exercises():
         if known.name == exercise["name"]:

@@ -9,10 +9,10 @@ from typing import Any, Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from checkers.exercise import BACKWARD_NOT_CHECKED, ExerciseResult
-from checkers.profiles import GradingProfile
-from grader.escape import console as escape
-from grader.escape import json_ready
+from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, ExerciseResult
+from dlgrade.checkers.profiles import GradingProfile
+from dlgrade.grader.outputs.escape import console as escape
+from dlgrade.grader.outputs.escape import json_ready
 
 _STATUS_WORDS = {"missing": "missing", "module_error": "module error", "forbidden": "forbidden import",
                  "not_implemented": "not implemented"}
@@ -60,7 +60,7 @@ def print_results(results: Sequence[ExerciseResult], console: Console, title: st
     """The table of exercises, then each failure: property, input, values, diagnosis, hint, replay.
 
     Every text is plain (rich markup in it prints as it is), one line per line, and neutralised
-    for CI logs (grader.escape.console): student messages cannot style, move the cursor or issue
+    for CI logs (grader.outputs.escape.console): student messages cannot style, move the cursor or issue
     workflow commands."""
     table = Table(title=escape(title) if title else None, show_lines=False)
     for column in ("exercise", "assignment", "points", "verdict"):

@@ -151,8 +151,7 @@ def exposure(mode: str | None = None) -> str:
                 "forbids) and its own copies, with private /tmp and /dev/shm, no network, and no other processes")
     if mode == "landlock":
         return ("student code can read the Python installation and its own copies only and write only its private "
-                "temporary folder; it can still learn whether a path exists (stat) and, without a private network "
-                "namespace, send UDP and reach unix sockets by path")
+                "temporary folder; it can still learn whether a path exists (stat)")
     return ("student code can read every file this user can read (the course's solutions and references, other "
             "students' submissions), write wherever this user can, and reach the network")
 

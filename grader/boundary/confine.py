@@ -15,9 +15,14 @@ hold for the worker and everything it forks, and nothing the submission does can
 - **An identity of its own**: a uid no other process has (so the kernel's process limit counts
   this worker alone), no capabilities, and PR_SET_NO_NEW_PRIVS.
 
-No seccomp filter: no well-kept Python binding is on PyPI (libseccomp's own is not published
-there), and Landlock, the uid and the dropped capabilities already take away what a filter would
-mostly be for here (files, network, other processes, privileged calls).
+- **A seccomp filter** against what Landlock does not mediate: changing a file's mode, owner,
+  times or extended attributes (a worker that keeps root's file-system identity owns root's
+  files), memory the kernel holds outside any process (memfd, System V IPC, message queues,
+  keyrings), its own scheduling (a process that makes itself starve looks like the victim of a
+  busy machine), sockets other than the TCP of a private loopback (UDP, unix sockets by path,
+  netlink), io_uring (whose operations bypass the filter) and the mount, namespace, ptrace and
+  bpf families. The program is classic BPF, a list of system call numbers per architecture;
+  libseccomp's Python binding is not on PyPI, and the filter is small enough to read here.
 """
 
 from __future__ import annotations
@@ -228,3 +233,101 @@ def drop_identity(uid: int, keep_file_access: bool = False) -> None:
     _libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     if os.getresuid() != (uid, uid, uid) or any(_capabilities()):
         raise ConfinementError(errno.EPERM, f"could not become uid {uid} without capabilities")
+
+
+# ---------------------------------------------------------------------------------------------
+# seccomp
+
+#: System calls denied (EPERM), by name; numbers per architecture below. socket is handled apart.
+DENIED_SYSCALLS = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "setxattrat",
+    "removexattrat", "utime", "utimes", "futimesat", "utimensat",
+    "memfd_create", "memfd_secret", "shmget", "semget", "msgget", "mq_open", "add_key", "request_key", "keyctl",
+    "sched_setscheduler", "sched_setparam", "sched_setaffinity", "sched_setattr", "setpriority", "ioprio_set",
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "unshare", "setns", "mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsmount",
+    "mount_setattr", "userfaultfd", "bpf", "perf_event_open", "ptrace", "process_vm_readv", "process_vm_writev",
+    "name_to_handle_at", "open_by_handle_at", "fanotify_init",
+)
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYSCALL_NUMBERS = {
+    "x86_64": {
+        "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452, "chown": 92, "fchown": 93, "lchown": 94,
+        "fchownat": 260, "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
+        "lremovexattr": 198, "fremovexattr": 199, "setxattrat": 463, "removexattrat": 466, "utime": 132,
+        "utimes": 235, "futimesat": 261, "utimensat": 280, "memfd_create": 319, "memfd_secret": 447, "shmget": 29,
+        "semget": 64, "msgget": 68, "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250,
+        "sched_setscheduler": 144, "sched_setparam": 142, "sched_setaffinity": 203, "sched_setattr": 314,
+        "setpriority": 141, "ioprio_set": 251, "io_uring_setup": 425, "io_uring_enter": 426,
+        "io_uring_register": 427, "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
+        "userfaultfd": 323, "bpf": 321, "perf_event_open": 298, "ptrace": 101, "process_vm_readv": 310,
+        "process_vm_writev": 311, "name_to_handle_at": 303, "open_by_handle_at": 304, "fanotify_init": 300,
+        "socket": 41, "seccomp": 317,
+    },
+    # The generic table: no chmod, chown, utime (only their *at forms).
+    "aarch64": {
+        "fchmod": 52, "fchmodat": 53, "fchmodat2": 452, "fchown": 55, "fchownat": 54, "setxattr": 5,
+        "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15, "fremovexattr": 16,
+        "setxattrat": 463, "removexattrat": 466, "utimensat": 88, "memfd_create": 279, "memfd_secret": 447,
+        "shmget": 194, "semget": 190, "msgget": 186, "mq_open": 180, "add_key": 217, "request_key": 218,
+        "keyctl": 219, "sched_setscheduler": 119, "sched_setparam": 118, "sched_setaffinity": 122,
+        "sched_setattr": 274, "setpriority": 140, "ioprio_set": 30, "io_uring_setup": 425, "io_uring_enter": 426,
+        "io_uring_register": 427, "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41,
+        "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
+        "userfaultfd": 282, "bpf": 280, "perf_event_open": 241, "ptrace": 117, "process_vm_readv": 270,
+        "process_vm_writev": 271, "name_to_handle_at": 264, "open_by_handle_at": 265, "fanotify_init": 262,
+        "socket": 198, "seccomp": 277,
+    },
+}
+_X32_SYSCALL_BIT = 0x40000000
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+_RET_ALLOW, _RET_KILL_PROCESS, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
+_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0 = 0, 4, 16
+_SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC = 1, 1
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def seccomp_supported() -> bool:
+    """Whether this machine's architecture has a filter here."""
+    return os.uname().machine in _SYSCALL_NUMBERS
+
+
+def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int, int]]:
+    """The filter's instructions (code, jt, jf, k): on any other architecture (a 32-bit call on a
+    64-bit kernel, x32) the process is killed; each denied call returns EPERM; socket() is allowed
+    for AF_INET and AF_INET6 where `allow_inet` (a private loopback), else denied."""
+    numbers = _SYSCALL_NUMBERS[machine]
+    deny = (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM)
+    program = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH), (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[machine]),
+               (_BPF_RET_K, 0, 0, _RET_KILL_PROCESS), (_BPF_LD_W_ABS, 0, 0, _OFFSET_NR)]
+    if machine == "x86_64":
+        program += [(_BPF_JGE_K, 0, 1, _X32_SYSCALL_BIT), deny]
+    for name in DENIED_SYSCALLS:
+        if name in numbers:
+            program += [(_BPF_JEQ_K, 0, 1, numbers[name]), deny]
+    inet = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (_BPF_JEQ_K, 2, 0, socket.AF_INET),
+            (_BPF_JEQ_K, 1, 0, socket.AF_INET6), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
+    program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    return program
+
+
+def deny_syscalls(allow_inet: bool) -> None:
+    """Install the seccomp filter (see the module's docstring) on every thread of this process,
+    for good; PR_SET_NO_NEW_PRIVS must be set."""
+    machine = os.uname().machine
+    if machine not in _SYSCALL_NUMBERS:
+        raise ConfinementError(errno.EOPNOTSUPP, f"no seccomp filter for {machine}")
+    program = seccomp_program(machine, allow_inet)
+    instructions = (_SockFilter * len(program))(*[_SockFilter(*i) for i in program])
+    prog = _SockFprog(len(program), instructions)
+    _check(_libc.syscall(ctypes.c_long(_SYSCALL_NUMBERS[machine]["seccomp"]), ctypes.c_uint(_SECCOMP_SET_MODE_FILTER),
+                         ctypes.c_uint(_SECCOMP_FILTER_FLAG_TSYNC), ctypes.byref(prog)), "seccomp")

@@ -48,10 +48,11 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from dlgrade.grader.boundary import intake, wire
+from dlgrade.grader.boundary import confine, intake, wire
 from dlgrade.grader.boundary.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
-                               blame_the_machine, forbidden_imports, raw_allowance, run_delay)
-from dlgrade.grader.boundary.worker_tree import Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid, remove_stale_cgroups
+                                                blame_the_machine, forbidden_imports, raw_allowance, run_delay)
+from dlgrade.grader.boundary.worker_tree import (Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid,
+                                                 remove_stale_cgroups, unlinked_file_bytes)
 
 #: Workers started by root run as unprivileged user ids from this range, one of their own each,
 #: so that no worker can signal another or use up another's process limit.
@@ -155,8 +156,7 @@ def exposure(mode: str | None = None) -> str:
                 "forbids) and its own copies, with private /tmp and /dev/shm, no network, and no other processes")
     if mode == "landlock":
         return ("student code can read the Python installation and its own copies only and write only its private "
-                "temporary folder; it can still learn whether a path exists (stat) and, without a private network "
-                "namespace, send UDP and reach unix sockets by path")
+                "temporary folder; it can still learn whether a path exists (stat)")
     return ("student code can read every file this user can read (the course's solutions and references, other "
             "students' submissions), write wherever this user can, and reach the network")
 
@@ -484,6 +484,7 @@ class SandboxedSubmission(Submission):
         self._current: _Worker | None = None
         self._cpu_done = 0.0  # CPU seconds of workers that have ended
         self._waited = 0.0
+        self._raw_waited = 0.0
         # Start the worker of the first assignment the submission has now: it boots while the
         # checker imports torch and draws its first case.
         first = next((a for a in sorted(self.forbidden) if (self.root / a).is_dir()), None)
@@ -526,7 +527,8 @@ class SandboxedSubmission(Submission):
                                   output=str(answer.get("output", ""))[-2000:], seconds=seconds,
                                   global_random_used=answer.get("global_random_used") is True)
         except (TypeError, ValueError, AttributeError) as e:
-            return CallOutcome(error=StudentError("crash", f"the worker sent a malformed answer ({e})"), seconds=seconds)
+            return CallOutcome(error=StudentError("crash", "the worker sent a malformed answer", detail=f"({e})"),
+                               seconds=seconds)
         if outcome.error is None:
             worker.live |= {v.id for v in _handles(outcome.value)}
         elif outcome.error.kind == "timeout":
@@ -550,6 +552,9 @@ class SandboxedSubmission(Submission):
 
     def waited_seconds(self) -> float:
         return self._waited
+
+    def raw_waited_seconds(self) -> float:
+        return self._raw_waited
 
     def gpu_count(self, assignment: str) -> int:
         """The machine's GPUs, as this process sees them, where the worker of `assignment` is
@@ -668,6 +673,8 @@ class _Worker:
         self.watchdog = Watchdog(self.tree, self.limits.memory_bytes, count, None if bwrap else self.limits.tmp_bytes)
         config = {"root": inside, "forbidden": self.owner.forbidden, "call_timeout": self.owner.call_timeout,
                   "drop_to_uid": self.uid, "keep_file_access": self.keep_file_access, "no_new_privs": True}
+        if confine.seccomp_supported():
+            config["seccomp"] = {"private_network": bool(bwrap)}
         if not bwrap:
             config["die_with_parent"] = True
             config["network"] = "private"
@@ -682,7 +689,13 @@ class _Worker:
     def _tmp_usage(self, tmp: Path):
         """How to measure the bytes of the worker's temporary files from here."""
         if self.owner.bwrap is None:
-            return lambda: folder_bytes(tmp)
+            device = os.stat(tmp).st_dev
+
+            def in_the_folder() -> int:
+                # Files removed while open (or mapped) still take their space.
+                held = unlinked_file_bytes(self.tree.pids(), device) if self.tree else 0
+                return folder_bytes(tmp) + held
+            return in_the_folder
 
         def in_the_sandbox() -> int:
             # The private /tmp and /dev/shm are tmpfs mounts in the worker's mount namespace,
@@ -720,6 +733,8 @@ class _Worker:
             return self._failed_start(e)
         if self.owner.mode == "landlock" and not ready.get("landlock"):
             return self._failed_start(wire.WireError("the worker did not confine itself with Landlock"))
+        if confine.seccomp_supported() and not ready.get("seccomp"):
+            return self._failed_start(wire.WireError("the worker did not install its seccomp filter"))
         self.ready = True
         self._baseline = self.tree.cpu_seconds()
         return None
@@ -729,7 +744,8 @@ class _Worker:
         if self.proc is not None and self.proc.poll() is not None and self.proc.stderr:
             error = self.proc.stderr.read(4000).decode(errors="replace")
         self.stop()
-        return StudentError("crash", f"the sandboxed worker did not start ({type(e).__name__}: {e}) {error[-500:]}")
+        return StudentError("crash", "the sandboxed worker did not start",
+                            detail=f"({type(e).__name__}: {e}) {error[-500:]}")
 
     def stop(self, wait_first: bool = False) -> int | None:
         """Stop the worker and every process it started; its exit status. wait_first: the
@@ -787,6 +803,8 @@ class _Worker:
         cpu_start, wall_start, stalled_start = owner.student_seconds(), time.monotonic(), tree.stalled_seconds()
         own_stall_start = run_delay() or 0.0
         cpu_end, raw_end = cpu_start + cpu_limit + GRACE, wall_start + raw_allowance(wait_limit)
+        if owner.raw_left() is not None:
+            raw_end = min(raw_end, wall_start + max(owner.raw_left(), 0.0))
 
         def waited() -> tuple[float, float]:
             """(seconds waited, of which the machine is to blame): the time the worker was ready
@@ -809,7 +827,13 @@ class _Worker:
 
         try:
             self._send({**request, "timeout": cpu_limit})
-            return self._receive(raw_end + 1.0, overrun)
+            answer = self._receive(raw_end + 1.0, overrun)
+            # The limits hold at the end of every call, not only at the watchdog's next look: what
+            # a call leaves behind is that call's verdict, never the next exercise's.
+            self.watchdog.check()
+            if self.watchdog.reason:
+                raise _Stopped(self.watchdog.reason)
+            return answer
         except _Stopped as stopped:
             cpu, (wait, stalled) = owner.student_seconds() - cpu_start, waited()
             wall = time.monotonic() - wall_start
@@ -823,18 +847,21 @@ class _Worker:
             if stopped.why == "wall":
                 if blame_the_machine(cpu, cpu_limit, wall, stalled if tree.tells_stalls() else None):
                     owner.load_blamed = True
+                overall = owner.raw_left() is not None and owner.raw_left() <= wall
                 return owner.timed_out(f"{function} did not return within {wall:.3g} s of wall-clock time, getting "
-                                       f"{cpu:.2g} s of CPU time (the worker was stopped)")
+                                       f"{cpu:.2g} s of CPU time (the worker was stopped"
+                                       + ("; that was the rest of the submission's overall time)" if overall else ")"))
             return StudentError("crash", f"{function} was stopped: {stopped.why}")
         except (EOFError, OSError, wire.WireError, TimeoutError) as e:
             reason = self.watchdog.reason if self.watchdog else ""
             status = self.stop(wait_first=isinstance(e, EOFError))
             if reason:
                 return StudentError("crash", f"{function} was stopped: {reason}")
-            return StudentError("crash", f"{function} crashed the worker process{_describe_exit(status)}"
-                                + ("" if isinstance(e, EOFError) else f" ({e})"))
+            return StudentError("crash", f"{function} crashed the worker process{_describe_exit(status)}",
+                                detail="" if isinstance(e, EOFError) else f"({e})")
         finally:
             owner._waited += waited()[0]
+            owner._raw_waited += time.monotonic() - wall_start
 
     def forget(self, handle: Handle) -> None:
         if handle.id in self.live and self.proc is not None:
@@ -895,13 +922,23 @@ def _handles(value: Any):
             yield from _handles(v)
 
 
+#: The kinds of error a worker may report about the code it runs. A crash, a stop and the time a
+#: call took are facts that only the trusted side measures: a worker that reports one is believed
+#: to have failed, in words the checker chooses.
+WORKER_KINDS = frozenset({"not_implemented", "exception", "timeout", "bad_return", "missing", "module_error",
+                          "forbidden"})
+
+
 def _student_error(error: Any) -> StudentError | None:
     if error is None:
         return None
     if not isinstance(error, dict):
         return StudentError("crash", "the worker sent a malformed error")
-    return StudentError(str(error.get("kind", "crash"))[:40], str(error.get("message", ""))[:2000],
-                        str(error.get("traceback", ""))[:4000])
+    kind, message = str(error.get("kind", ""))[:40], str(error.get("message", ""))[:2000]
+    if kind not in WORKER_KINDS:
+        return StudentError("crash", "the worker reported a failure of its own", detail=message,
+                            told_by_worker=True)
+    return StudentError(kind, message, str(error.get("traceback", ""))[:4000], told_by_worker=True)
 
 
 def _describe_exit(status: int | None) -> str:

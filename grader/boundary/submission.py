@@ -91,12 +91,18 @@ class StudentError:
     kind: str
     message: str
     traceback: str = ""
+    #: What the message carries beyond the checker's own words (a worker's stderr, a parser's
+    #: complaint): shown where examples may be revealed, never at the grading profile.
+    detail: str = ""
+    #: The error came across the boundary from a sandboxed worker: every word of it is the
+    #: submission's to choose, and it is never of the kinds only the trusted side may report.
+    told_by_worker: bool = False
 
     def describe(self) -> str:
         """One line a student can act on."""
         if self.kind == "not_implemented":
             return "not implemented (raises NotImplementedError)"
-        return self.message
+        return self.message + (f" {self.detail}" if self.detail else "")
 
 
 @dataclass
@@ -219,11 +225,30 @@ class Submission(ABC):
 
     def set_overall(self, seconds: float | None) -> None:
         """Give the rest of the grading of this submission at most `seconds` of waiting on
-        student code, whatever the exercises' own allowances (None: no such cap)."""
-        self._overall_end = None if seconds is None else self.waited_seconds() + seconds
+        student code, whatever the exercises' own allowances (None: no such cap), and at most
+        `raw_allowance(seconds)` of plain wall-clock time in its calls: what a submission does to
+        look like the victim of a busy machine (waiting for a CPU it arranged not to get) cannot
+        stretch its grading without end."""
+        if seconds is None:
+            self._overall_end = self._overall_raw_end = None
+        else:
+            self._overall_end = self.waited_seconds() + seconds
+            self._overall_raw_end = self.raw_waited_seconds() + raw_allowance(seconds)
+
+    _overall_raw_end: float | None = None
+
+    def raw_waited_seconds(self) -> float:
+        """Wall-clock seconds spent waiting on student code, the machine's share included."""
+        return self.waited_seconds()
+
+    def raw_left(self) -> float | None:
+        """The wall-clock seconds left of the submission's overall cap (None: no cap)."""
+        return None if self._overall_raw_end is None else self._overall_raw_end - self.raw_waited_seconds()
 
     def overall_spent(self) -> bool:
         """Whether the submission has used up its overall waiting time."""
+        if self._overall_raw_end is not None and self.raw_waited_seconds() >= self._overall_raw_end:
+            return True
         return self._overall_end is not None and self.waited_seconds() >= self._overall_end
 
     #: CPU seconds of one call where no exercise budget is set (nor a timeout given).
@@ -237,6 +262,8 @@ class Submission(ABC):
 
     def wall_left(self, timeout: float | None = None) -> float:
         """How long the next call may be waited for (counted as in `waited_seconds`)."""
+        if self.overall_spent():
+            return 0.0
         waited = self.waited_seconds()
         ends = [end - waited for end in (self._wall_end, self._overall_end) if end is not None]
         if self._wall_end is None or timeout is not None:

@@ -8,7 +8,7 @@ next to untrusted code: the trusted side treats every answer as untrusted data.
 The first message configures the worker: {"root", "forbidden", "call_timeout", "drop_to_uid",
 "keep_file_access", "network", "landlock"}. Before any student code runs, the worker confines
 itself as told (grader.boundary.confine: a private network, Landlock, an unprivileged uid of its own) and
-answers {"ready", "uid", "network", "landlock"}, saying what it put in place.
+answers {"ready", "uid", "network", "landlock", "seccomp"}, saying what it put in place.
 
 Requests: {"op": "status", assignment, module, function, timeout}, {"op": "call", assignment,
 module, function, args, kwargs, keep, timeout}, {"op": "forget", handle}. A timeout is seconds of
@@ -68,6 +68,11 @@ def _confine(config: dict) -> dict:
         done["landlock"] = ruleset.abi
     elif config.get("no_new_privs"):
         confine.no_new_privileges()
+    filter_ = config.get("seccomp")
+    if filter_ is not None:
+        # TCP only on a loopback of the worker's own (bubblewrap's, or the one made above).
+        confine.deny_syscalls(allow_inet=bool(filter_.get("private_network")) or done["network"] == "private")
+        done["seccomp"] = True
     return done
 
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 #: Seconds between the watchdog's looks at the tree.
 WATCH_PERIOD = 0.05
@@ -320,6 +321,44 @@ def folder_bytes(folder: Path, max_entries: int = MAX_TMP_ENTRIES) -> int:
         except OSError:
             continue
     return total
+
+
+def unlinked_file_bytes(pids: Iterable[int], device: int) -> int:
+    """The bytes of files on `device` that processes `pids` hold open or mapped after removing
+    them: gone from every folder (so `folder_bytes` cannot see them), they still take their space
+    until the last holder lets go. A mapping counts its whole length (the kernel does not say how
+    much of it is written)."""
+    sizes: dict[int, int] = {}
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            fds = []
+        for fd in fds:
+            try:
+                st = os.stat(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and st.st_dev == device:
+                sizes[st.st_ino] = max(sizes.get(st.st_ino, 0), st.st_blocks * 512)
+        try:
+            with open(f"/proc/{pid}/maps", "rb") as f:
+                maps = f.read().splitlines()
+        except OSError:
+            maps = []
+        for line in maps:
+            if not line.endswith(b" (deleted)"):
+                continue
+            fields = line.split(None, 5)
+            try:
+                start, end = (int(x, 16) for x in fields[0].split(b"-"))
+                major, minor = (int(x, 16) for x in fields[3].split(b":"))
+                inode = int(fields[4])
+            except (ValueError, IndexError):
+                continue
+            if os.makedev(major, minor) == device:
+                sizes[inode] = max(sizes.get(inode, 0), end - start)
+    return sum(sizes.values())
 
 
 class WorkerTree:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 import sys
 from pathlib import Path
@@ -11,61 +10,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from dlgrade.grader.grading.session import open_submission, run_checks
 from dlgrade.grader.release import ReleaseError, available, release
 
 
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
-
-
-def run_checks(names: list[str], path: Path, profile_name: str = "student", seed: int | None = None,
-               only: str | None = None, reveal: bool | None = None, sandbox: bool = False,
-               exercise_timeout: float | None = None, replay_path: Path | None = None):
-    """Check the named exercises (or assignments) of the submission in `path`.
-
-    sandbox: run the student's code in a separate, confined worker process (see grader.boundary.sandbox)
-    rather than in this one. exercise_timeout: CPU seconds one exercise may spend in student
-    code; the submission may then be waited for `Submission.overall_allowance` in all, and the
-    exercises left past it are verdicts. replay_path: the path the replay commands name (default
-    `path`; a notebook checked through a temporary layout names the notebook). Returns (profile,
-    results). Raises KeyError for unknown names, grader.boundary.intake.Refused for a submission that
-    cannot be read."""
-    # The submission first: a sandboxed worker then starts while the checker imports torch.
-    with open_submission(path, sandbox) as submission:
-        from dlgrade.checkers.profiles import get_profile
-        from dlgrade.checkers.registry import select
-        from dlgrade.checkers.runner import check_exercise
-
-        exercises = select(names)
-        profile = get_profile(profile_name, seed, reveal)
-        replay = _replay_command(replay_path or path, profile)
-        if exercise_timeout:
-            submission.set_overall(submission.overall_allowance(len(exercises), exercise_timeout))
-        results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
-                   for e in exercises]
-    return profile, results
-
-
-def open_submission(path: Path, sandbox: bool):
-    """The student's folder behind the call boundary: in a sandboxed worker, or in this process."""
-    if sandbox:
-        from dlgrade.grader.boundary.sandbox import SandboxedSubmission
-        return SandboxedSubmission(path)
-    from dlgrade.grader.boundary.submission import InProcessSubmission
-    return InProcessSubmission(path)
-
-
-def _replay_command(path: Path, profile) -> str:
-    """The command that reruns exactly one failing property; none where the seed is secret."""
-    if not profile.reveal_examples:
-        return ""
-    # Braces in the path are doubled: the command is a format string for the exercise and property.
-    quoted = shlex.quote(str(path)).replace("{", "{{").replace("}", "}}")
-    parts = ["dlgrade", "check", "{exercise}", "--property", "{property}", "--seed", str(profile.seed),
-             "--path", quoted]
-    if profile.name != "student":
-        parts += ["--profile", profile.name]
-    return " ".join(parts)
 
 
 def _default_path() -> Path:
@@ -197,7 +147,7 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
         import json
 
         from dlgrade.grader.outputs.export import classroom_result, publish_classroom
-        from dlgrade.grader.outputs.report import to_json
+        from dlgrade.grader.grading.session import to_json
 
         result = {**to_json(results, profile), "status": "graded", "name": str(shown_path)}
         payload = classroom_result(result)
@@ -215,7 +165,7 @@ def _notebook_submission(notebook: Path, names: list[str]) -> tuple[list[str], P
 
     from dlgrade.checkers.registry import all_exercises
     from dlgrade.grader.boundary.intake import Refused
-    from dlgrade.grader.integrations.nbgrader_bridge import notebooks_to_layout
+    from dlgrade.grader.grading.notebooks import notebooks_to_layout
 
     notebook_dir = tempfile.TemporaryDirectory(prefix="dlgrade-notebook-")
     atexit.register(notebook_dir.cleanup)

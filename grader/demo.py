@@ -56,7 +56,7 @@ def build_samples(dest: Path) -> list[str]:
 def run(console: Console) -> bool:
     """Run the demo; True when every step came out as it should."""
     from dlgrade.grader.grading.batch import grade_batch
-    from dlgrade.grader.cli import run_checks
+    from dlgrade.grader.grading.session import run_checks
     from dlgrade.grader.grading.gradebook import Gradebook
     from dlgrade.grader.release import available, has_solutions, release
     from dlgrade.grader.outputs.report import print_results

@@ -35,7 +35,7 @@ from pathlib import Path
 from dlgrade.assignments import ASSIGNMENTS_DIR
 from dlgrade.checkers.exercise import Exercise
 from dlgrade.checkers.registry import all_exercises
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 
 CHECKERS = Path(__file__).resolve().parents[1] / "checkers"
 SEEDS = [int(s) for s in os.environ.get("DLGRADE_MUTANT_SEEDS", "0").split(",") if s.strip()]

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import release
 from dlgrade.grader.boundary import wire
 from dlgrade.grader.boundary.submission import InProcessSubmission, SeededGenerator

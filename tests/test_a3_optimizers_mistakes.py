@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import release
 from helpers import copy_solutions
 from mutants import (SEEDS, M, Mutant, assert_every_hint_shown, assert_every_property_targeted,

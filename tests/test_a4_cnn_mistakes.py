@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import release
 from mutants import (M, Mutant, assert_caught, assert_every_hint_shown, assert_every_property_targeted,
                      assert_solutions_pass, assert_three_kinds_each, check_planted, plant, solution_sources,

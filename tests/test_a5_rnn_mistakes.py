@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dlgrade.assignments import ASSIGNMENTS_DIR
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import release
 from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
                      assert_solutions_pass, assert_three_kinds_each, check_planted, spec_mistake_hints)

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from dlgrade.assignments import ASSIGNMENTS_DIR
 from dlgrade.checkers.registry import all_exercises, read_manifest
-from dlgrade.grader.cli import main, run_checks
+from dlgrade.grader.cli import main
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import ReleaseError, release, solution_regions, strip_solutions
 from dlgrade.grader.boundary.submission import Handle, InProcessSubmission, UnsupportedValue, to_plain
 from helpers import planted

@@ -24,7 +24,8 @@ import pytest
 from click.testing import CliRunner
 
 from dlgrade.grader.grading.batch import grade_one
-from dlgrade.grader.cli import main, run_checks
+from dlgrade.grader.cli import main
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.outputs.export import (MAX_ROW_LABEL, classroom_result, export, export_all, feedback_markdown, gradescope_result,
                            junit_xml, load_results, prairielearn_result)
 from dlgrade.grader.grading.gradebook import Gradebook

@@ -44,7 +44,7 @@ import numpy as np
 import pytest
 
 from dlgrade.assignments import ASSIGNMENTS_DIR
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.boundary.sandbox import Limits, SandboxedSubmission, bwrap_path, landlock_abi
 from dlgrade.grader.boundary.submission import wait_allowance
 from helpers import copy_solutions
@@ -296,7 +296,7 @@ def grade(root: Path, attacked: str, untouched: list[str]):
     from dlgrade.checkers.profiles import get_profile
     from dlgrade.checkers.registry import select
     from dlgrade.checkers.runner import check_exercise
-    from dlgrade.grader.cli import open_submission
+    from dlgrade.grader.grading.session import open_submission
 
     profile = get_profile("grading", 0)
     quick = dataclasses.replace(profile, max_examples=10)

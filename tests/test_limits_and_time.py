@@ -18,7 +18,7 @@ from dlgrade.checkers.profiles import get_profile
 from dlgrade.checkers.registry import select
 from dlgrade.checkers.runner import check_exercise
 from dlgrade.grader.boundary import machine
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.boundary.sandbox import SandboxedSubmission, bwrap_path, landlock_abi
 from dlgrade.grader.boundary.submission import InProcessSubmission, StudentError, wait_allowance
 from helpers import copy_solutions, planted

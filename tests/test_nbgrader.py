@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.grader.integrations.nbgrader_bridge import code_cells, generate, module_source, notebooks_to_layout
+from dlgrade.grader.grading.notebooks import code_cells, module_source, notebooks_to_layout
+from dlgrade.grader.integrations.nbgrader_bridge import generate
 
 nbgrader = pytest.importorskip("nbgrader", reason="nbgrader is in the test extra")
 pytest.importorskip("ipykernel", reason="nbgrader's autograde needs a Python kernel")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from dlgrade.grader.boundary import wire
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.boundary.sandbox import WORKER_UIDS, SandboxedSubmission, bwrap_path
 from dlgrade.grader.boundary.submission import Handle
 from helpers import planted

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dlgrade.grader.cli import run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.outputs.report import to_json
 from helpers import planted
 

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from dlgrade.grader.boundary.wire import Handle, SeededGenerator  # the values that cross as references and seeds
+
 #: CPU seconds one call may take before it is stopped, unless the caller says otherwise.
 DEFAULT_CALL_TIMEOUT = 20.0
 #: How long the checker may wait on student code of a CPU budget of B seconds: WAIT_FACTOR * B +
@@ -60,24 +62,6 @@ RAW_WAIT_SLACK = 10.0
 OVERALL_SLACK = 10.0
 #: How much of a student's printed output is kept for the failure message.
 MAX_CAPTURED_OUTPUT = 2000
-
-
-@dataclass(frozen=True)
-class Handle:
-    """An opaque reference to an object kept on the submission's side (a layer's cache)."""
-
-    id: int
-
-
-@dataclass(frozen=True)
-class SeededGenerator:
-    """A numpy random generator sent as its seed: the student's side receives
-    `np.random.default_rng(seed)`, a fresh one for every call."""
-
-    seed: int
-
-    def make(self) -> np.random.Generator:
-        return np.random.default_rng(self.seed)
 
 
 @dataclass(frozen=True)

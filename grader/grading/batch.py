@@ -43,8 +43,7 @@ def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeo
     submission does.
     """
     from dlgrade.grader.boundary import machine
-    from dlgrade.grader.cli import run_checks
-    from dlgrade.grader.outputs.report import to_json
+    from dlgrade.grader.grading.session import run_checks, to_json
 
     machine.share(machine_folder)
     start = time.perf_counter()
@@ -86,7 +85,7 @@ def discover(submissions_dir: Path | str, work_dir: Path | str,
     grader.boundary.intake.unpack_zip). A Gradescope bulk export (`submission_metadata.yml` beside one
     `submission_<id>/` folder per submission) is such a folder of subfolders, and so is nbgrader's
     `submitted/` folder (`<student>/<assignment>/*.ipynb`): notebooks are turned into modules
-    (grader.integrations.nbgrader_bridge). Modules may sit in assignment folders, at the submission's top
+    (grader.grading.notebooks). Modules may sit in assignment folders, at the submission's top
     level, or one level down in a single wrapper folder; the assignment of top-level modules is
     the one of `assignments` (default: all in the registry) whose modules they are.
 
@@ -143,7 +142,7 @@ def _layout(tree, dest: Path, known) -> Path:
     notebooks (nbgrader's `<assignment>/*.ipynb`, or at the top level), from assignment folders,
     or from modules at the top level; each of these either in the folder itself or in a single
     wrapper folder inside it. Raises intake.Refused."""
-    from dlgrade.grader.integrations.nbgrader_bridge import notebook_modules
+    from dlgrade.grader.grading.notebooks import notebook_modules
 
     base = ""
     for _ in range(2):  # the folder itself, then a single wrapper folder inside it

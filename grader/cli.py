@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from dlgrade.grader.grading.session import open_submission, run_checks
+from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import ReleaseError, available, release
 
 
@@ -146,7 +146,7 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     if classroom_path:
         import json
 
-        from dlgrade.grader.outputs.export import classroom_result, publish_classroom
+        from dlgrade.grader.outputs.formats.classroom import classroom_result, publish_classroom
         from dlgrade.grader.grading.session import to_json
 
         result = {**to_json(results, profile), "status": "graded", "name": str(shown_path)}

@@ -28,7 +28,8 @@ from click.testing import CliRunner
 from dlgrade.assignments import ASSIGNMENTS_DIR
 from dlgrade.checkers.registry import select
 from dlgrade.grader.boundary import intake
-from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, discover, grade_batch
+from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, grade_batch
+from dlgrade.grader.grading.discovery import discover
 from dlgrade.grader.cli import main
 from dlgrade.grader.grading.gradebook import Gradebook
 

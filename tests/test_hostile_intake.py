@@ -33,13 +33,16 @@ from click.testing import CliRunner
 from dlgrade.assignments import ASSIGNMENTS_DIR
 from dlgrade.checkers.exercise import ExerciseResult, PropertyResult
 from dlgrade.checkers.registry import all_exercises, select
-from dlgrade.grader.grading import batch
+from dlgrade.grader.grading import discovery, engines
 from dlgrade.grader.outputs import escape
 from dlgrade.grader.boundary import intake
-from dlgrade.grader.grading.batch import discover, grade_batch
+from dlgrade.grader.grading.batch import grade_batch
+from dlgrade.grader.grading.discovery import discover
 from dlgrade.grader.cli import main
-from dlgrade.grader.outputs.export import (classroom_result, classroom_summary, export, export_all,
-                           gradescope_result, prairielearn_result)
+from dlgrade.grader.outputs.export import export, export_all
+from dlgrade.grader.outputs.formats.classroom import classroom_result, classroom_summary
+from dlgrade.grader.outputs.formats.gradescope import gradescope_result
+from dlgrade.grader.outputs.formats.prairielearn import prairielearn_result
 from dlgrade.grader.grading.gradebook import Gradebook
 from dlgrade.grader.outputs.instructor_report import build_report
 from dlgrade.grader.integrations.nbgrader_bridge import generate
@@ -94,7 +97,7 @@ def symlink_member(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
     return info, target.encode()
 
 
-def discovered(subs: Path, work: Path, assignments=(A1,)) -> dict[str, batch.Discovered]:
+def discovered(subs: Path, work: Path, assignments=(A1,)) -> dict[str, discovery.Discovered]:
     """discover(), checking on the way that it wrote nothing outside `work`."""
     work.mkdir(exist_ok=True)
     outside = files_under(subs.parent) - files_under(work)
@@ -223,7 +226,7 @@ def test_any_folder_name_is_a_gradebook_name_and_two_never_share_a_row(tmp_path,
     assert len(set(names)) == len(names) == len(list(subs.iterdir()))
     with Gradebook(tmp_path / "book.sqlite") as book:  # every name can be stored (valid UTF-8, bounded)
         for d in found:
-            book.record(d.name, batch.error_result("test"))
+            book.record(d.name, engines.error_result("test"))
         assert len(book.graded()) == len(found)
 
 
@@ -247,7 +250,7 @@ def test_exports_name_files_by_a_safe_name_never_the_submission_name(tmp_path):
                "submission_12345"]
     with Gradebook(db) as book:
         for name in hostile:
-            book.record(escape.text(name), batch.error_result("nothing to grade"))
+            book.record(escape.text(name), engines.error_result("nothing to grade"))
     out = tmp_path / "out"
     out.mkdir()
     before = files_under(tmp_path) - files_under(out)
@@ -266,13 +269,13 @@ def test_dask_shipping_writes_only_checked_module_paths(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     for rel in ("../../owned.py", "../../../../owned.py", str(tmp_path / "owned.py"), "a1_backprop/../../owned.py",
                 "nope/owned.py", "a1_backprop/x/owned.py", "a1_backprop/__init__.py"):
-        result = batch._grade_shipped({rel: b"owned = 1", "a1_backprop/layers.py": b""}, NAMES, 0, 10, False)
+        result = engines._grade_shipped({rel: b"owned = 1", "a1_backprop/layers.py": b""}, NAMES, 0, 10, False)
         assert result["status"] == "error" and result["score"] == 0 and "not graded" in result["error"], rel
     assert not [p for p in files_under(tmp_path) if p.name in ("owned.py", "__init__.py")]
     (tmp_path / "sub" / A1).mkdir(parents=True)
     (tmp_path / "sub" / A1 / "layers.py").symlink_to(ASSIGNMENTS_DIR / A1 / "layers.py")
     with pytest.raises(intake.Refused, match="link outside the submission"):
-        batch._pack(tmp_path / "sub")
+        engines._pack(tmp_path / "sub")
 
 
 # -- 2. links --------------------------------------------------------------------------------------
@@ -521,7 +524,7 @@ def hostile_book(tmp_path_factory) -> Path:
     with Gradebook(db) as book:
         for i, text in enumerate(HOSTILE_TEXT):
             book.record(escape.text(f"{text}{i}"), hostile_result(text))
-        book.record("error", batch.error_result("\n".join(HOSTILE_TEXT)))
+        book.record("error", engines.error_result("\n".join(HOSTILE_TEXT)))
     return db
 
 

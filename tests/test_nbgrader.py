@@ -72,7 +72,7 @@ def test_generated_notebooks_round_trip_through_nbgrader(tmp_path):
     assert not [o for o in outputs if o.get("name") == "stderr" or o["output_type"] == "error"]
 
     # The same submitted/ folder is graded by `dlgrade grade` (notebooks turned into modules).
-    from dlgrade.grader.grading.batch import discover
+    from dlgrade.grader.grading.discovery import discover
 
     found = {d.name: d for d in discover(course / "submitted", tmp_path / "work", [ASSIGNMENT])}
     assert set(found) == {"filled", "buggy"} and not found["buggy"].problem

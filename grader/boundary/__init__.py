@@ -2,7 +2,8 @@
 `sandbox`, `worker`, `wire`, `tensor_driver`), the confinement and limits of the workers
 (`confine`, `worker_tree`) and the machine locks of a batch (`machine`).
 
-It imports nothing else of the kit: the course's rules (the modules of each assignment, the
-packages each forbids, the limits of its worker) come in as arguments, and the sandboxed worker
-runs a copy of the modules it needs (`sandbox._WORKER_MODULES`) with nothing else of the kit.
+It imports nothing else of the kit but the course's data (dlgrade.assignments: the modules of each
+assignment, and from its manifest the packages it forbids and its worker's limits), and the
+sandboxed worker runs a copy of the modules it needs (`sandbox._WORKER_MODULES`) with nothing else
+of the kit. See tests/test_layers.py for the layers.
 """

@@ -1,6 +1,6 @@
-"""Grading: a check run on one submission (`session`), the course's rules for running its code
-(`course`), submissions found in a folder or a notebook (`discovery`, `notebooks`), batches run
-by an engine (`batch`, `engines`) and the gradebook they fill (`gradebook`).
+"""Grading: a check run on one submission (`session`), submissions found in a folder (`discovery`)
+or a notebook (`notebooks`), batches (`batch`) run on an engine (`engines`) and the gradebook they
+fill (`gradebook`).
 
 It builds on the engine (dlgrade.checkers) and the call boundary (grader.boundary).
 """

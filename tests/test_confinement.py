@@ -234,7 +234,10 @@ def test_the_worker_has_no_network_but_a_loopback_of_its_own(mode, tmp_path, mon
                     seen["grader_loopback"] = True
                 except OSError:
                     seen["grader_loopback"] = False
-                seen["interfaces"] = [name for _, name in socket.if_nameindex()]
+                try:
+                    seen["interfaces"] = [name for _, name in socket.if_nameindex()]
+                except OSError:  # netlink sockets are denied by the seccomp filter
+                    seen["interfaces"] = "no netlink"
                 try:
                     own = socket.create_server(("127.0.0.1", 0))
                     with socket.create_connection(own.getsockname(), timeout=1):
@@ -247,7 +250,7 @@ def test_the_worker_has_no_network_but_a_loopback_of_its_own(mode, tmp_path, mon
             outcome = sub.call(A1, "layers", "probe", [])
     assert outcome.error is None, outcome.error
     seen = outcome.value
-    assert seen["grader_loopback"] is False and seen["interfaces"] == ["lo"], seen
+    assert seen["grader_loopback"] is False and seen["interfaces"] in (["lo"], "no netlink"), seen
     if mode == "landlock" and os.getuid() != 0:
         return  # without a network namespace of its own, TCP is denied altogether
     assert seen["own_loopback"] is True, seen

@@ -76,7 +76,7 @@ def classroom_result(result: Result) -> dict[str, Any]:
     return escape.json_ready(payload)
 
 
-def classroomsummary(result: Result) -> str:
+def classroom_summary(result: Result) -> str:
     """The Markdown job summary for GitHub Actions: score, then a table of exercises."""
     md = escape.markdown
     lines = [f"### dlgrade: {md(result['name'])}", "", md(summary(result)), ""]
@@ -97,4 +97,4 @@ def publish_classroom(result: Result, payload: dict[str, Any], env: Mapping[str,
             f.write(f"result={encoded}\n")
     if env.get("GITHUB_STEP_SUMMARY"):
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as f:
-            f.write(classroomsummary(result))
+            f.write(classroom_summary(result))

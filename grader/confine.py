@@ -19,9 +19,9 @@ hold for the worker and everything it forks, and nothing the submission does can
   times or extended attributes (a worker that keeps root's file-system identity owns root's
   files), memory the kernel holds outside any process (memfd, System V IPC, message queues,
   keyrings), its own scheduling (a process that makes itself starve looks like the victim of a
-  busy machine), sockets other than the TCP of a private loopback (UDP, unix sockets by path,
-  netlink), io_uring (whose operations bypass the filter) and the mount, namespace, ptrace and
-  bpf families. The program is classic BPF, a list of system call numbers per architecture;
+  busy machine), sockets other than TCP/IP and routing netlink on a private loopback (unix
+  sockets by path, UDP to the machine, other netlink), io_uring (whose operations bypass the
+  filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a list of system call numbers per architecture;
   libseccomp's Python binding is not on PyPI, and the filter is small enough to read here.
 """
 
@@ -284,7 +284,8 @@ _SYSCALL_NUMBERS = {
 _X32_SYSCALL_BIT = 0x40000000
 _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
 _RET_ALLOW, _RET_KILL_PROCESS, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
-_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0 = 0, 4, 16
+_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0, _OFFSET_ARG2 = 0, 4, 16, 32
+_NETLINK_ROUTE = 0
 _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 
 
@@ -304,7 +305,7 @@ def seccomp_supported() -> bool:
 def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int, int]]:
     """The filter's instructions (code, jt, jf, k): on any other architecture (a 32-bit call on a
     64-bit kernel, x32) the process is killed; each denied call returns EPERM; socket() is allowed
-    for AF_INET and AF_INET6 where `allow_inet` (a private loopback), else denied."""
+    for AF_INET, AF_INET6 and routing netlink where `allow_inet` (a private loopback), else denied."""
     numbers = _SYSCALL_NUMBERS[machine]
     deny = (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM)
     program = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH), (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[machine]),
@@ -314,8 +315,12 @@ def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int,
     for name in DENIED_SYSCALLS:
         if name in numbers:
             program += [(_BPF_JEQ_K, 0, 1, numbers[name]), deny]
-    inet = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (_BPF_JEQ_K, 2, 0, socket.AF_INET),
-            (_BPF_JEQ_K, 1, 0, socket.AF_INET6), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
+    # On a private loopback: TCP/IP, and netlink's routing protocol (which reads the interfaces
+    # of the worker's own namespace: gloo looks up "lo" with it).
+    inet = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (_BPF_JEQ_K, 5, 0, socket.AF_INET),
+            (_BPF_JEQ_K, 4, 0, socket.AF_INET6), (_BPF_JEQ_K, 0, 2, socket.AF_NETLINK),
+            (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2), (_BPF_JEQ_K, 1, 0, _NETLINK_ROUTE),
+            deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
     program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
     return program
 

@@ -14,15 +14,15 @@ hold for the worker and everything it forks, and nothing the submission does can
   only a loopback interface of its own, which the a7 tier's process groups use.
 - **An identity of its own**: a uid no other process has (so the kernel's process limit counts
   this worker alone), no capabilities, and PR_SET_NO_NEW_PRIVS.
-
 - **A seccomp filter** against what Landlock does not mediate: changing a file's mode, owner,
   times or extended attributes (a worker that keeps root's file-system identity owns root's
   files), memory the kernel holds outside any process (memfd, System V IPC, message queues,
   keyrings), its own scheduling (a process that makes itself starve looks like the victim of a
   busy machine), sockets other than TCP/IP and routing netlink on a private loopback (unix
   sockets by path, UDP to the machine, other netlink), io_uring (whose operations bypass the
-  filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a list of system call numbers per architecture;
-  libseccomp's Python binding is not on PyPI, and the filter is small enough to read here.
+  filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a
+  list of system call numbers per architecture; libseccomp's Python binding is not on PyPI, and
+  the filter is small enough to read here.
 """
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay
 def describe_failure(failure: PropertyFailure, profile: GradingProfile, ctx: Context | None = None) -> str:
     """The failure as the student reads it; values, and text the submission wrote, only where the
     profile reveals examples."""
-    summary = failure.summary
+    summary = failure.summary if profile.reveal_examples or failure.hidden_summary is None else failure.hidden_summary
     if failure.error is not None and not profile.reveal_examples:
         told = failure.error.describe()
         exercise = ctx.exercise if ctx is not None else None

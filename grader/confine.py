@@ -18,9 +18,11 @@ hold for the worker and everything it forks, and nothing the submission does can
   times or extended attributes (a worker that keeps root's file-system identity owns root's
   files), memory the kernel holds outside any process (memfd, System V IPC, message queues,
   keyrings), its own scheduling (a process that makes itself starve looks like the victim of a
-  busy machine), sockets other than TCP/IP and routing netlink on a private loopback (unix
-  sockets by path, UDP to the machine, other netlink), io_uring (whose operations bypass the
-  filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a
+  busy machine: scheduling calls, and making itself dumpable again to write /proc/self/autogroup),
+  every socket except TCP/IP and routing netlink on a private loopback for the assignments that
+  need one (socket buffers hold kernel memory; unix sockets reach the machine's by path and carry
+  file descriptors out of sight), fallocate (which outruns any watchdog on disk), io_uring (whose
+  operations bypass the filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a
   list of system call numbers per architecture; libseccomp's Python binding is not on PyPI, and
   the filter is small enough to read here.
 """
@@ -53,7 +55,8 @@ READ_ONLY = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
-_PR_SET_PDEATHSIG, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 8, 24, 38, 47
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = \
+    1, 4, 8, 24, 38, 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _CAP_SETUID = 7
 _CAPABILITY_VERSION_3 = 0x20080522
@@ -248,7 +251,7 @@ DENIED_SYSCALLS = (
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "unshare", "setns", "mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsmount",
     "mount_setattr", "userfaultfd", "bpf", "perf_event_open", "ptrace", "process_vm_readv", "process_vm_writev",
-    "name_to_handle_at", "open_by_handle_at", "fanotify_init",
+    "name_to_handle_at", "open_by_handle_at", "fanotify_init", "socketpair", "fallocate",
 )
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _SYSCALL_NUMBERS = {
@@ -264,7 +267,7 @@ _SYSCALL_NUMBERS = {
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
         "userfaultfd": 323, "bpf": 321, "perf_event_open": 298, "ptrace": 101, "process_vm_readv": 310,
         "process_vm_writev": 311, "name_to_handle_at": 303, "open_by_handle_at": 304, "fanotify_init": 300,
-        "socket": 41, "seccomp": 317,
+        "socket": 41, "seccomp": 317, "socketpair": 53, "fallocate": 285, "prctl": 157,
     },
     # The generic table: no chmod, chown, utime (only their *at forms).
     "aarch64": {
@@ -278,7 +281,7 @@ _SYSCALL_NUMBERS = {
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
         "userfaultfd": 282, "bpf": 280, "perf_event_open": 241, "ptrace": 117, "process_vm_readv": 270,
         "process_vm_writev": 271, "name_to_handle_at": 264, "open_by_handle_at": 265, "fanotify_init": 262,
-        "socket": 198, "seccomp": 277,
+        "socket": 198, "seccomp": 277, "socketpair": 199, "fallocate": 47, "prctl": 167,
     },
 }
 _X32_SYSCALL_BIT = 0x40000000
@@ -321,8 +324,12 @@ def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int,
             (_BPF_JEQ_K, 4, 0, socket.AF_INET6), (_BPF_JEQ_K, 0, 2, socket.AF_NETLINK),
             (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2), (_BPF_JEQ_K, 1, 0, _NETLINK_ROUTE),
             deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
-    program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
-    return program
+    program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet]
+    # prctl(PR_SET_DUMPABLE): a worker that changed its uid is not dumpable, so its /proc files
+    # are not its own to write (/proc/self/autogroup, which sets its own priority).
+    program += [(_BPF_JEQ_K, 0, 4, numbers["prctl"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+                (_BPF_JEQ_K, 0, 1, _PR_SET_DUMPABLE), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    return program + [(_BPF_RET_K, 0, 0, _RET_ALLOW)]
 
 
 def deny_syscalls(allow_inet: bool) -> None:

@@ -87,6 +87,10 @@ class Limits:
     tmp_bytes: int = 256 << 20
     #: Whether the machine's GPUs are passed to the worker (the GPU tier only).
     gpus: bool = False
+    #: Whether the worker may use TCP/IP on a loopback of its own (the distributed tier's process
+    #: groups); elsewhere it may make no socket at all (sockets hold kernel memory that no limit
+    #: on processes sees).
+    loopback: bool = False
 
 
 def _manifest(assignment: str) -> dict:
@@ -105,7 +109,7 @@ def _manifest(assignment: str) -> dict:
 def course_limits(assignment: str) -> Limits:
     """The limits of a worker grading `assignment`: the defaults, changed where the course's
     manifest of that assignment asks in its `[sandbox]` table (processes, memory_mb, tmp_mb,
-    gpus). Nothing a submission contains changes them."""
+    gpus, loopback). Nothing a submission contains changes them."""
     table = _manifest(str(assignment)).get("sandbox", {})
     limits = Limits()
     changes: dict[str, Any] = {}
@@ -117,6 +121,8 @@ def course_limits(assignment: str) -> Limits:
         changes["tmp_bytes"] = int(table["tmp_mb"]) << 20
     if "gpus" in table:
         changes["gpus"] = bool(table["gpus"])
+    if "loopback" in table:
+        changes["loopback"] = bool(table["loopback"])
     return replace(limits, **changes)
 
 
@@ -666,7 +672,14 @@ class _Worker:
         config = {"root": inside, "forbidden": self.owner.forbidden, "call_timeout": self.owner.call_timeout,
                   "drop_to_uid": self.uid, "keep_file_access": self.keep_file_access, "no_new_privs": True}
         if confine.seccomp_supported():
-            config["seccomp"] = {"private_network": bool(bwrap)}
+            config["seccomp"] = {"private_network": bool(bwrap), "loopback": self.limits.loopback}
+        if bwrap and landlock_abi() >= 1:
+            # Inside bubblewrap too: what it mounts stays read-only to the worker, /proc included
+            # (a process may otherwise lower its own priority through /proc/self/autogroup).
+            config["landlock"] = {"read": ["/"], "write": ["/tmp", "/dev/shm"],
+                                  "devices": ["/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random",
+                                              *self.gpus]}
+            config["loopback"] = self.limits.loopback
         if not bwrap:
             config["die_with_parent"] = True
             config["network"] = "private"
@@ -723,7 +736,7 @@ class _Worker:
                 raise wire.WireError(str(ready.get("error", "no ready message"))[:500])
         except (TimeoutError, EOFError, OSError, wire.WireError) as e:
             return self._failed_start(e)
-        if self.owner.mode == "landlock" and not ready.get("landlock"):
+        if (self.owner.mode == "landlock" or landlock_abi() >= 1) and not ready.get("landlock"):
             return self._failed_start(wire.WireError("the worker did not confine itself with Landlock"))
         if confine.seccomp_supported() and not ready.get("seccomp"):
             return self._failed_start(wire.WireError("the worker did not install its seccomp filter"))

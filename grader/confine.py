@@ -267,7 +267,7 @@ _SYSCALL_NUMBERS = {
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
         "userfaultfd": 323, "bpf": 321, "perf_event_open": 298, "ptrace": 101, "process_vm_readv": 310,
         "process_vm_writev": 311, "name_to_handle_at": 303, "open_by_handle_at": 304, "fanotify_init": 300,
-        "socket": 41, "seccomp": 317, "socketpair": 53, "fallocate": 285, "prctl": 157,
+        "socket": 41, "seccomp": 317, "socketpair": 53, "fallocate": 285, "prctl": 157, "clone": 56, "clone3": 435,
     },
     # The generic table: no chmod, chown, utime (only their *at forms).
     "aarch64": {
@@ -281,11 +281,14 @@ _SYSCALL_NUMBERS = {
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
         "userfaultfd": 282, "bpf": 280, "perf_event_open": 241, "ptrace": 117, "process_vm_readv": 270,
         "process_vm_writev": 271, "name_to_handle_at": 264, "open_by_handle_at": 265, "fanotify_init": 262,
-        "socket": 198, "seccomp": 277, "socketpair": 199, "fallocate": 47, "prctl": 167,
+        "socket": 198, "seccomp": 277, "socketpair": 199, "fallocate": 47, "prctl": 167, "clone": 220,
+        "clone3": 435,
     },
 }
 _X32_SYSCALL_BIT = 0x40000000
-_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_JSET_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+#: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME.
+_CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80
 _RET_ALLOW, _RET_KILL_PROCESS, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 _OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0, _OFFSET_ARG2 = 0, 4, 16, 32
 _NETLINK_ROUTE = 0
@@ -329,6 +332,11 @@ def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int,
     # are not its own to write (/proc/self/autogroup, which sets its own priority).
     program += [(_BPF_JEQ_K, 0, 4, numbers["prctl"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
                 (_BPF_JEQ_K, 0, 1, _PR_SET_DUMPABLE), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    # clone with a namespace flag (unshare's way round); clone3's flags are behind a pointer the
+    # filter cannot read, so it is "not implemented" and the C library falls back to clone.
+    program += [(_BPF_JEQ_K, 0, 1, numbers["clone3"]), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS),
+                (_BPF_JEQ_K, 0, 4, numbers["clone"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+                (_BPF_JSET_K, 0, 1, _CLONE_NAMESPACES), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
     return program + [(_BPF_RET_K, 0, 0, _RET_ALLOW)]
 
 

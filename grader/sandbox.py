@@ -64,6 +64,9 @@ GRACE = 1.0
 _TICK = 0.02
 #: Seconds a worker may take to start (the Python interpreter and numpy; no student code).
 START_TIMEOUT = 60.0
+#: Seconds a request outside a call (the worker's configuration, a cache to forget) may wait for
+#: room in the worker's request pipe.
+SEND_TIMEOUT = 5.0
 #: The most modules, and bytes per module, copied of one assignment folder of a submission.
 MAX_MODULES, MAX_MODULE_BYTES = 200, 4 << 20
 _WORKER_MODULES = ("submission.py", "wire.py", "worker.py", "tensor_driver.py", "confine.py")
@@ -641,6 +644,9 @@ class _Worker:
         if self.file_owner is not None:
             os.chown(tmp, self.file_owner, self.file_owner)
         requests_read, self._requests = os.pipe()
+        # Written without blocking: a worker that stops reading its requests (one of its threads
+        # answering in its place) must not hold the trusted side in a write for ever.
+        os.set_blocking(self._requests, False)
         self._answers, answers_write = os.pipe()
         bwrap = self.owner.bwrap
         runtime = "/opt/dlgrade/runtime" if bwrap else str(self.owner._runtime)
@@ -831,7 +837,7 @@ class _Worker:
                 raise _Stopped("wall")
 
         try:
-            self._send({**request, "timeout": cpu_limit})
+            self._send({**request, "timeout": cpu_limit}, raw_end, overrun)
             answer = self._receive(raw_end + 1.0, overrun)
             # The limits hold at the end of every call, not only at the watchdog's next look: what
             # a call leaves behind is that call's verdict, never the next exercise's.
@@ -876,12 +882,24 @@ class _Worker:
             except OSError:
                 self.stop()
 
-    def _send(self, message: dict) -> None:
+    def _send(self, message: dict, deadline: float | None = None, overrun=None) -> None:
+        """Write one request before `deadline` (default: SEND_TIMEOUT from now); `overrun()` is
+        called while the pipe is full, as in `_receive`. Raises TimeoutError past the deadline."""
         data = wire.encode(message, check=False)  # the worker checks what it receives
         view = memoryview(data)
+        deadline = time.monotonic() + SEND_TIMEOUT if deadline is None else deadline
         while view:
-            written = os.write(self._requests, view)
-            view = view[written:]
+            try:
+                view = view[os.write(self._requests, view):]
+                continue
+            except BlockingIOError:
+                pass
+            if overrun is not None:
+                overrun()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the worker does not read its requests")
+            select.select([], [self._requests], [], min(remaining, _TICK))
 
     def _receive(self, deadline: float, overrun) -> dict:
         """One message from the worker; `overrun()` is called between waits and raises to stop."""

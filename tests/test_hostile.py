@@ -144,6 +144,7 @@ CASES = {
     "socket_buffers": Case(modes=BOTH),
     "fallocate_tmp": Case(modes=BOTH),
     "autogroup_nice": Case(modes=BOTH),
+    "answers_without_reading": Case(expect=WRONG + HANG + CRASH, max_seconds=wait_allowance(EXERCISE_TIMEOUT) + 10),
     "memfd_hoard": Case(modes=BOTH),
     "unlinked_tmp": Case(expect=WRONG + STOPPED, modes=BOTH),
     "starve_itself": Case(modes=BOTH),

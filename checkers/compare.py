@@ -53,8 +53,25 @@ def describe_value(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, tuple):
-        return f"tuple of {len(value)}"
+        return f"tuple of {count_text(len(value))}"
     return type(value).__name__
+
+
+def count_text(n: int, most: int = 8) -> str:
+    """A count of things a submission returned, exact up to `most` (a count is the submission's
+    to choose: past a few, its digits would be a channel for hidden values)."""
+    return str(n) if n <= most else f"more than {most}"
+
+
+def shape_text(actual: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """A shape the submission returned, as it may be shown where examples are hidden: exactly when
+    it is made of sizes a mistake gives (the expected sizes, their product, 1 and 0) with at most
+    two axes more, else only its number of dimensions: any other shape is the submission's to
+    choose, and an empty array of shape (0, a, b) would carry a hidden float64 in a and b."""
+    sizes = {0, 1, *expected, int(np.prod(expected, dtype=np.int64))}
+    if len(actual) <= len(expected) + 2 and all(d in sizes for d in actual):
+        return str(tuple(actual))
+    return f"of {count_text(len(actual))} dimensions"
 
 
 def require_array(name: str, actual: Any, shape: tuple[int, ...], dtype: np.dtype | None = None,
@@ -69,7 +86,9 @@ def require_array(name: str, actual: Any, shape: tuple[int, ...], dtype: np.dtyp
                               hints=hints)
     if actual.shape != tuple(shape):
         raise PropertyFailure(f"{name} has shape {actual.shape}, expected {tuple(shape)}",
-                              hints=_shape_hints(actual.shape, tuple(shape), name, reduced_from, axes))
+                              hints=_shape_hints(actual.shape, tuple(shape), name, reduced_from, axes),
+                              hidden_summary=f"{name} has shape {shape_text(actual.shape, tuple(shape))}, "
+                                             f"expected {tuple(shape)}")
     if not (np.issubdtype(actual.dtype, np.floating) or np.issubdtype(actual.dtype, np.integer) or actual.dtype == bool):
         raise PropertyFailure(f"{name} has dtype {actual.dtype}, expected a real number type")
     if dtype is not None and actual.dtype != dtype:
@@ -87,6 +106,8 @@ def require_scalar(name: str, actual: Any) -> float:
         return float(actual)
     if isinstance(actual, np.ndarray):
         raise PropertyFailure(f"{name} should be a scalar (a float or a 0-d array), got an array of shape {actual.shape}",
+                              hidden_summary=f"{name} should be a scalar (a float or a 0-d array), got an array of "
+                                             f"shape {shape_text(actual.shape, ())}",
                               hints=["Average over the batch (and sum over the rest) to get one number."])
     raise PropertyFailure(f"{name} should be a scalar (a float or a 0-d array), got a {describe_value(actual)}")
 

@@ -52,9 +52,13 @@ class PropertyFailure(Exception):
     """
 
     def __init__(self, summary: str, details: list[str] | None = None, hints: list[str] | None = None,
-                 diagnosis: str | None = None, error: StudentError | None = None, function: str | None = None):
+                 diagnosis: str | None = None, error: StudentError | None = None, function: str | None = None,
+                 hidden_summary: str | None = None):
         super().__init__(summary)
         self.summary = summary
+        #: The summary where examples are hidden, when `summary` repeats numbers the submission
+        #: chose freely (the shape it returned could spell out a hidden input, 62 bits at a time).
+        self.hidden_summary = hidden_summary
         self.details = list(details or [])
         self.hints = list(hints or [])
         self.diagnosis = diagnosis

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, flatten, require_array,
+from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, flatten, require_array,
                               require_scalar, values_close)
 from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Context, Exercise, Mistake, Property, PropertyFailure
 from dlgrade.checkers.oracle import Evaluation, evaluate
@@ -88,7 +88,7 @@ def call_target(ctx: Context, target: Target, case: Case) -> Called:
         expected_len = n + int(target.cache)
         names = ", ".join(target.outputs + (("cache",) if target.cache else ()))
         if not isinstance(value, tuple) or len(value) != expected_len:
-            got = f"a tuple of {len(value)}" if isinstance(value, tuple) else f"a {type(value).__name__}"
+            got = f"a tuple of {count_text(len(value))}" if isinstance(value, tuple) else f"a {type(value).__name__}"
             raise PropertyFailure(f"{target.function} should return a tuple ({names}); got {got}")
         outputs = dict(zip(target.outputs, value[:n]))
         return Called(outputs, value[n] if target.cache else None, outcome)
@@ -103,7 +103,7 @@ def unpack_gradients(function: str, returned: Any, inputs: dict[str, Any]) -> di
         return {names[0]: returned}
     wanted = ", ".join(f"d{n}" for n in names)
     if not isinstance(returned, (tuple, list)) or len(returned) != len(names):
-        got = f"a tuple of {len(returned)}" if isinstance(returned, (tuple, list)) else f"a {type(returned).__name__}"
+        got = f"a tuple of {count_text(len(returned))}" if isinstance(returned, (tuple, list)) else f"a {type(returned).__name__}"
         raise PropertyFailure(f"{function} should return a tuple ({wanted}); got {got}")
     return dict(zip(names, returned))
 
@@ -121,7 +121,7 @@ def require_like(name: str, actual: Any, like: Any, dtype: Any = None, reduced_f
         if missing or extra:
             raise PropertyFailure(f"{name} should have exactly the keys {sorted(like)}"
                                   + (f"; missing {missing}" if missing else "")
-                                  + (f"; {len(extra)} unexpected key{'s' * (len(extra) > 1)}" if extra else ""),
+                                  + (f"; {count_text(len(extra))} unexpected key{'s' * (len(extra) > 1)}" if extra else ""),
                                   details=[f"unexpected keys: {extra}"] if extra else [])
         for key in like:
             require_like(f"{name}[{key!r}]", actual[key], like[key], dtype)

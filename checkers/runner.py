@@ -242,18 +242,28 @@ def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay
             result.not_implemented = failure.function or ctx.exercise.name
     except Flaky as e:
         result.passed = False
-        result.message = "the result changes between calls with the same input (nondeterministic)" + (
-            f": {str(e).splitlines()[0]}" if profile.reveal_examples else "")
+        if _out_of_time(ctx.submission):
+            # The time ran out between a failing run and its replay: not the code's doing.
+            result.message = (f"{ctx.exercise.name} ran out of time during this property: "
+                              f"{ctx.submission.budget_spent().message}")
+        else:
+            result.message = "the result changes between calls with the same input (nondeterministic)" + (
+                f": {str(e).splitlines()[0]}" if profile.reveal_examples else "")
     except HypothesisException as e:  # pragma: no cover - a checker bug, shown rather than hidden
         result.passed = False
         result.message = f"the checker could not run this property ({type(e).__name__}: {e}); please report it"
     return result
 
 
+def _out_of_time(submission: Any) -> bool:
+    """Whether the exercise's (or the submission's) time is spent."""
+    return submission.time_left() <= 0 or submission.wall_left() <= 0
+
+
 def describe_failure(failure: PropertyFailure, profile: GradingProfile, ctx: Context | None = None) -> str:
     """The failure as the student reads it; values, and text the submission wrote, only where the
     profile reveals examples."""
-    summary = failure.summary
+    summary = failure.summary if profile.reveal_examples or failure.hidden_summary is None else failure.hidden_summary
     if failure.error is not None and not profile.reveal_examples:
         told = failure.error.describe()
         exercise = ctx.exercise if ctx is not None else None

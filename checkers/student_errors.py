@@ -67,7 +67,7 @@ def student_error_text(error: StudentError, reveal: bool, function: str = "", mo
         return f"{where} imports {names}, which is not allowed in this assignment: write it with numpy"
     if kind == "module_error":
         if "syntax error" in error.message:
-            line = re.search(r"syntax error at line (\d+)", error.message)
+            line = re.search(r"syntax error at line (\d{1,6})\b", error.message)
             return f"{where} (or a module it imports) has a syntax error" + (
                 f" at line {line.group(1)}" if line else "") + f"; the parser's message is {WITHHELD}"
         if "took longer than" in error.message:
@@ -82,7 +82,7 @@ def student_error_text(error: StudentError, reveal: bool, function: str = "", mo
 #: Why a returned value cannot cross the boundary, in the checker's words (the worker's
 #: description names the submission's own classes and keys).
 _UNUSABLE = [(re.compile(r"numpy subclass"), " (a numpy subclass: return a plain np.ndarray)"),
-             (re.compile(r"array of dtype (object|void|complex\w*|str\w*|bytes\w*|datetime\w*|timedelta\w*)\b"),
+             (re.compile(r"array of dtype (object|void|complex\d{0,3}|str\d{0,4}|bytes\d{0,4}|datetime64|timedelta64)\b"),
               " (an array of dtype {0}: return numbers)"),
              (re.compile(r"key .* that is not a string"), " (a dict key that is not a string)"),
              (re.compile(r"result should be a tuple"), " (not the tuple the contract returns)")]

@@ -510,3 +510,34 @@ def test_the_contract_s_module_wins_over_a_second_definition_elsewhere(tmp_path)
     layers.write_text(layers.read_text() + "\n\n" + right)
     _, (result,) = run_checks(["softmax_loss"], path, "grading")
     assert result.points == 0 and not result.note
+
+
+# -- a property whose time runs out between a failing run and its replay --------------------------
+
+
+@pytest.mark.parametrize("spent", [False, True])
+def test_a_failure_that_does_not_replay_is_nondeterminism_only_while_time_is_left(spent, tmp_path):
+    import dataclasses
+
+    from dlgrade.checkers.exercise import Context, Property, PropertyFailure
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.checkers.registry import select
+    from dlgrade.checkers.runner import check_property
+
+    calls = []
+
+    def fails_once(ctx, case):
+        calls.append(case)
+        if len(calls) == 1:
+            raise PropertyFailure("differs from the reference")
+
+    (exercise,) = select(["relu_forward"])
+    with InProcessSubmission(ASSIGNMENTS_DIR) as submission:
+        submission.set_deadline(0.0 if spent else 60.0)
+        result = check_property(Context(exercise, submission), Property("flaky", "fails once", fails_once),
+                                dataclasses.replace(get_profile("grading", 0), max_examples=5))
+    assert not result.passed
+    if spent:
+        assert "ran out of time" in result.message and "nondeterministic" not in result.message, result.message
+    else:
+        assert "nondeterministic" in result.message, result.message

@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -87,7 +88,7 @@ def zip_of(archive: Path, members: list[tuple[str | zipfile.ZipInfo, bytes]]) ->
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for member, data in members:
-            zf.writestr(member if isinstance(member, zipfile.ZipInfo) else zipfile.ZipInfo(member), data)
+            zf.writestr(member, data)  # a name is stored deflated, a ZipInfo as it says
     return archive
 
 
@@ -470,6 +471,38 @@ def test_a_zip_bomb_is_stopped_at_the_bytes_written(tmp_path, monkeypatch):
     assert "more than 1 MB" in found["bomb"].problem
     assert found["liar"].problem.startswith("cannot unpack liar.zip")
     assert sum(p.stat().st_size for p in files_under(tmp_path / "work") if p.is_file()) <= 1 << 20
+
+
+def _directory_bomb(path: Path, entries: int, declared: int) -> None:
+    """A zip of one empty member listed `entries` times in its central directory (47 bytes each,
+    no data of their own), whose end record declares `declared` members."""
+    name = b"a1_backprop/layers.py"
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0) + name
+    entry = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, len(name), 0, 0, 0, 0, 0, 0) + name
+    directory = entry * entries
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, declared, declared, len(directory), len(local), 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(local + directory + end)
+
+
+@pytest.mark.parametrize("declared", [60_000, 10], ids=["declared", "lying"])
+def test_a_zip_s_directory_is_bounded_before_it_is_read(tmp_path, declared):
+    """A central directory of 60 000 entries (2.6 MB) is refused from the end record, whatever it
+    declares, before zipfile turns each entry into an object."""
+    subs = tmp_path / "subs"
+    _directory_bomb(subs / "bomb.zip", 60_000, declared)
+    Path("/proc/self/clear_refs").write_text("5")
+    start = _peak_rss()
+    found = discovered(subs, tmp_path / "work")
+    assert "members" in found["bomb"].problem, found["bomb"].problem
+    assert _peak_rss() - start < 20 << 20
+
+
+def _peak_rss() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) << 10
+    return 0
 
 
 def test_too_many_entries_is_a_verdict(tmp_path, monkeypatch):

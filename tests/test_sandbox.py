@@ -5,10 +5,13 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dlgrade.grader.boundary import wire
 from dlgrade.grader.grading.session import run_checks
@@ -81,6 +84,41 @@ def test_forged_answers_are_refused_before_they_cost_memory(name):
     with pytest.raises(wire.WireError):
         wire.receive(io.BytesIO(FORGED[name]))
     assert _peak_rss() - start < 50 << 20
+
+
+def test_a_header_of_escaped_quotes_is_checked_in_linear_time():
+    """A string that never closes, made of escaped quotes, made a backtracking pattern take hours
+    of the trusted process's CPU on a 1 MiB header."""
+    header = b'{"body": "' + b'\\"' * (wire.MAX_HEADER_BYTES // 2 - 8)
+    start = time.process_time()
+    with pytest.raises(wire.WireError):
+        wire.receive(io.BytesIO(_forged(header)))
+    assert time.process_time() - start < 2.0
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet='"\\[]{},: ab\n\u00e9'),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(alphabet='"\\[]:a'), inner,
+                                                                                  max_size=4), max_leaves=20))
+@settings(max_examples=200, deadline=None)
+def test_the_structure_of_a_header_is_what_json_parses(value):
+    """Whatever its strings hold (quotes, backslashes, brackets), the header's structure counts
+    the containers and separators that json finds."""
+    encoded = json.dumps(value).encode()
+    structure = wire._structure(encoded)
+
+    def containers(v):
+        children = v if isinstance(v, list) else list(v.values()) if isinstance(v, dict) else None
+        return 0 if children is None else 1 + sum(containers(x) for x in children)
+
+    def separators(v):
+        if isinstance(v, list):
+            return max(0, len(v) - 1) + sum(separators(x) for x in v)
+        if isinstance(v, dict):
+            return max(0, len(v) - 1) + len(v) + sum(separators(x) for x in v.values())
+        return 0
+
+    assert structure.count(b"[") + structure.count(b"{") == containers(value)
+    assert structure.count(b",") + structure.count(b":") == separators(value)
 
 
 def test_an_answer_that_nests_values_deeply_is_refused_when_encoded():

@@ -154,3 +154,13 @@ def test_keys_a_submission_makes_up_are_told_only_where_examples_are_shown(tmp_p
     assert "1 unexpected key" in messages and "key0." not in messages and "key-" not in messages
     _, (shown,) = run_checks(["two_layer_net"], path, "student", seed=2)
     assert "unexpected keys: ['key" in " ".join(p.message for p in shown.properties)
+
+
+def test_shapes_a_mistake_gives_are_shown_at_the_grading_profile_and_others_are_not():
+    from dlgrade.checkers.compare import count_text, shape_text
+
+    for mistake in [(5, 4), (1, 4, 5), (20,), (4,), (4, 5, 1), (0,)]:
+        assert shape_text(mistake, (4, 5)) == str(mistake)
+    for chosen in [(0, 536509273, 861855072), (4, 6), (1, 1, 1, 1, 1)]:
+        assert shape_text(chosen, (4, 5)).startswith("of "), chosen
+    assert count_text(3) == "3" and count_text(123456) == "more than 8"

@@ -19,7 +19,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 import dlgrade.reference.optim as ref
-from dlgrade.checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array, require_scalar, values_close
+from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, require_array,
+                                      require_scalar, values_close)
 from dlgrade.checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
 from dlgrade.checkers.oracle import evaluate
 from dlgrade.checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, best_effort, explain_interference,
@@ -99,7 +100,7 @@ class Step:
 
 def _unpack(rule: str, value: Any, w: np.ndarray, step: int, strict: bool) -> tuple[Any, Any]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        got = f"a tuple of {len(value)}" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
+        got = f"a tuple of {count_text(len(value))}" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
         raise PropertyFailure(f"{rule} should return a tuple (next_w, config); got {got} at step {step}")
     next_w, config = value
     if strict:

@@ -14,15 +14,17 @@ hold for the worker and everything it forks, and nothing the submission does can
   only a loopback interface of its own, which the a7 tier's process groups use.
 - **An identity of its own**: a uid no other process has (so the kernel's process limit counts
   this worker alone), no capabilities, and PR_SET_NO_NEW_PRIVS.
-
 - **A seccomp filter** against what Landlock does not mediate: changing a file's mode, owner,
   times or extended attributes (a worker that keeps root's file-system identity owns root's
   files), memory the kernel holds outside any process (memfd, System V IPC, message queues,
   keyrings), its own scheduling (a process that makes itself starve looks like the victim of a
-  busy machine), sockets other than the TCP of a private loopback (UDP, unix sockets by path,
-  netlink), io_uring (whose operations bypass the filter) and the mount, namespace, ptrace and
-  bpf families. The program is classic BPF, a list of system call numbers per architecture;
-  libseccomp's Python binding is not on PyPI, and the filter is small enough to read here.
+  busy machine: scheduling calls, and making itself dumpable again to write /proc/self/autogroup),
+  every socket except TCP/IP and routing netlink on a private loopback for the assignments that
+  need one (socket buffers hold kernel memory; unix sockets reach the machine's by path and carry
+  file descriptors out of sight), fallocate (which outruns any watchdog on disk), io_uring (whose
+  operations bypass the filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a
+  list of system call numbers per architecture; libseccomp's Python binding is not on PyPI, and
+  the filter is small enough to read here.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ READ_ONLY = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
-_PR_SET_PDEATHSIG, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = 1, 8, 24, 38, 47
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT = \
+    1, 4, 8, 24, 38, 47
 _PR_CAP_AMBIENT_CLEAR_ALL = 4
 _CAP_SETUID = 7
 _CAPABILITY_VERSION_3 = 0x20080522
@@ -248,7 +251,7 @@ DENIED_SYSCALLS = (
     "io_uring_setup", "io_uring_enter", "io_uring_register",
     "unshare", "setns", "mount", "umount2", "pivot_root", "open_tree", "move_mount", "fsopen", "fsmount",
     "mount_setattr", "userfaultfd", "bpf", "perf_event_open", "ptrace", "process_vm_readv", "process_vm_writev",
-    "name_to_handle_at", "open_by_handle_at", "fanotify_init",
+    "name_to_handle_at", "open_by_handle_at", "fanotify_init", "socketpair", "fallocate",
 )
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _SYSCALL_NUMBERS = {
@@ -264,7 +267,7 @@ _SYSCALL_NUMBERS = {
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
         "userfaultfd": 323, "bpf": 321, "perf_event_open": 298, "ptrace": 101, "process_vm_readv": 310,
         "process_vm_writev": 311, "name_to_handle_at": 303, "open_by_handle_at": 304, "fanotify_init": 300,
-        "socket": 41, "seccomp": 317,
+        "socket": 41, "seccomp": 317, "socketpair": 53, "fallocate": 285, "prctl": 157, "clone": 56, "clone3": 435,
     },
     # The generic table: no chmod, chown, utime (only their *at forms).
     "aarch64": {
@@ -278,13 +281,17 @@ _SYSCALL_NUMBERS = {
         "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsmount": 432, "mount_setattr": 442,
         "userfaultfd": 282, "bpf": 280, "perf_event_open": 241, "ptrace": 117, "process_vm_readv": 270,
         "process_vm_writev": 271, "name_to_handle_at": 264, "open_by_handle_at": 265, "fanotify_init": 262,
-        "socket": 198, "seccomp": 277,
+        "socket": 198, "seccomp": 277, "socketpair": 199, "fallocate": 47, "prctl": 167, "clone": 220,
+        "clone3": 435,
     },
 }
 _X32_SYSCALL_BIT = 0x40000000
-_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_JSET_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+#: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME.
+_CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80
 _RET_ALLOW, _RET_KILL_PROCESS, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
-_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0 = 0, 4, 16
+_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0, _OFFSET_ARG2 = 0, 4, 16, 32
+_NETLINK_ROUTE = 0
 _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 
 
@@ -304,7 +311,7 @@ def seccomp_supported() -> bool:
 def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int, int]]:
     """The filter's instructions (code, jt, jf, k): on any other architecture (a 32-bit call on a
     64-bit kernel, x32) the process is killed; each denied call returns EPERM; socket() is allowed
-    for AF_INET and AF_INET6 where `allow_inet` (a private loopback), else denied."""
+    for AF_INET, AF_INET6 and routing netlink where `allow_inet` (a private loopback), else denied."""
     numbers = _SYSCALL_NUMBERS[machine]
     deny = (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM)
     program = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH), (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[machine]),
@@ -314,10 +321,23 @@ def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int,
     for name in DENIED_SYSCALLS:
         if name in numbers:
             program += [(_BPF_JEQ_K, 0, 1, numbers[name]), deny]
-    inet = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (_BPF_JEQ_K, 2, 0, socket.AF_INET),
-            (_BPF_JEQ_K, 1, 0, socket.AF_INET6), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
-    program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
-    return program
+    # On a private loopback: TCP/IP, and netlink's routing protocol (which reads the interfaces
+    # of the worker's own namespace: gloo looks up "lo" with it).
+    inet = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (_BPF_JEQ_K, 5, 0, socket.AF_INET),
+            (_BPF_JEQ_K, 4, 0, socket.AF_INET6), (_BPF_JEQ_K, 0, 2, socket.AF_NETLINK),
+            (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2), (_BPF_JEQ_K, 1, 0, _NETLINK_ROUTE),
+            deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
+    program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet]
+    # prctl(PR_SET_DUMPABLE): a worker that changed its uid is not dumpable, so its /proc files
+    # are not its own to write (/proc/self/autogroup, which sets its own priority).
+    program += [(_BPF_JEQ_K, 0, 4, numbers["prctl"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+                (_BPF_JEQ_K, 0, 1, _PR_SET_DUMPABLE), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    # clone with a namespace flag (unshare's way round); clone3's flags are behind a pointer the
+    # filter cannot read, so it is "not implemented" and the C library falls back to clone.
+    program += [(_BPF_JEQ_K, 0, 1, numbers["clone3"]), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS),
+                (_BPF_JEQ_K, 0, 4, numbers["clone"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+                (_BPF_JSET_K, 0, 1, _CLONE_NAMESPACES), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    return program + [(_BPF_RET_K, 0, 0, _RET_ALLOW)]
 
 
 def deny_syscalls(allow_inet: bool) -> None:

@@ -26,6 +26,7 @@ import keyword
 import os
 import re
 import stat
+import struct
 import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -332,12 +333,40 @@ def member_parts(name: str) -> tuple[str, ...]:
     return parts
 
 
+#: The most bytes a zip's central directory may take: MAX_MEMBERS entries of names of honest length.
+MAX_ZIP_DIRECTORY = MAX_MEMBERS << 10
+_END_OF_DIRECTORY = struct.Struct("<4s4H2LH")
+
+
+def _check_zip_directory(archive: Path) -> None:
+    """Refuse an archive from its size and its end-of-directory record alone, before zipfile
+    reads the central directory (every entry of which it turns into an object, whatever their
+    number: a million entries pointing at one empty member take 47 MB and hundreds of MB)."""
+    size = archive.stat().st_size
+    if size > MAX_SUBMISSION_BYTES:
+        raise Refused(f"the archive takes {_size(size)} (at most {_size(MAX_SUBMISSION_BYTES)})")
+    with open(archive, "rb") as f:
+        f.seek(max(0, size - (_END_OF_DIRECTORY.size + 0xFFFF)))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _END_OF_DIRECTORY.size:
+        return  # not a zip: zipfile says so
+    _, _, _, here, total, directory, _, _ = _END_OF_DIRECTORY.unpack_from(tail, at)
+    if 0xFFFF in (here, total) or directory == 0xFFFFFFFF:
+        raise Refused("it is a zip64 archive (more members or bytes than a submission may have)")
+    if max(here, total) > MAX_MEMBERS:
+        raise Refused(f"it has {max(here, total)} members (at most {MAX_MEMBERS})")
+    if directory > MAX_ZIP_DIRECTORY:
+        raise Refused(f"its list of members takes {_size(directory)} (at most {_size(MAX_ZIP_DIRECTORY)})")
+
+
 def unpack_zip(archive: Path | str, dest: Path | str) -> None:
     """Unpack `archive` into the fresh folder `dest`: every member name checked (`member_parts`),
     no links, at most MAX_MEMBERS members and MAX_SUBMISSION_BYTES (counting the bytes actually
     written, not the sizes declared), no member twice. Hidden files and archive debris are left out.
     Raises Refused, or zipfile's own errors for a broken archive."""
     dest = Path(dest)
+    _check_zip_directory(Path(archive))
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
         if len(members) > MAX_MEMBERS:

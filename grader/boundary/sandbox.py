@@ -64,6 +64,9 @@ GRACE = 1.0
 _TICK = 0.02
 #: Seconds a worker may take to start (the Python interpreter and numpy; no student code).
 START_TIMEOUT = 60.0
+#: Seconds a request outside a call (the worker's configuration, a cache to forget) may wait for
+#: room in the worker's request pipe.
+SEND_TIMEOUT = 5.0
 #: The most modules, and bytes per module, copied of one assignment folder of a submission.
 MAX_MODULES, MAX_MODULE_BYTES = 200, 4 << 20
 _WORKER_MODULES = ("submission.py", "wire.py", "worker.py", "tensor_driver.py", "confine.py")
@@ -92,6 +95,10 @@ class Limits:
     tmp_bytes: int = 256 << 20
     #: Whether the machine's GPUs are passed to the worker (the GPU tier only).
     gpus: bool = False
+    #: Whether the worker may use TCP/IP on a loopback of its own (the distributed tier's process
+    #: groups); elsewhere it may make no socket at all (sockets hold kernel memory that no limit
+    #: on processes sees).
+    loopback: bool = False
 
 
 def _manifest(assignment: str) -> dict:
@@ -110,7 +117,7 @@ def _manifest(assignment: str) -> dict:
 def course_limits(assignment: str) -> Limits:
     """The limits of a worker grading `assignment`: the defaults, changed where the course's
     manifest of that assignment asks in its `[sandbox]` table (processes, memory_mb, tmp_mb,
-    gpus). Nothing a submission contains changes them."""
+    gpus, loopback). Nothing a submission contains changes them."""
     table = _manifest(str(assignment)).get("sandbox", {})
     limits = Limits()
     changes: dict[str, Any] = {}
@@ -122,6 +129,8 @@ def course_limits(assignment: str) -> Limits:
         changes["tmp_bytes"] = int(table["tmp_mb"]) << 20
     if "gpus" in table:
         changes["gpus"] = bool(table["gpus"])
+    if "loopback" in table:
+        changes["loopback"] = bool(table["loopback"])
     return replace(limits, **changes)
 
 
@@ -643,6 +652,9 @@ class _Worker:
         if self.file_owner is not None:
             os.chown(tmp, self.file_owner, self.file_owner)
         requests_read, self._requests = os.pipe()
+        # Written without blocking: a worker that stops reading its requests (one of its threads
+        # answering in its place) must not hold the trusted side in a write for ever.
+        os.set_blocking(self._requests, False)
         self._answers, answers_write = os.pipe()
         bwrap = self.owner.bwrap
         runtime = "/opt/dlgrade/runtime" if bwrap else str(self.owner._runtime)
@@ -674,7 +686,14 @@ class _Worker:
         config = {"root": inside, "forbidden": self.owner.forbidden, "call_timeout": self.owner.call_timeout,
                   "drop_to_uid": self.uid, "keep_file_access": self.keep_file_access, "no_new_privs": True}
         if confine.seccomp_supported():
-            config["seccomp"] = {"private_network": bool(bwrap)}
+            config["seccomp"] = {"private_network": bool(bwrap), "loopback": self.limits.loopback}
+        if bwrap and landlock_abi() >= 1:
+            # Inside bubblewrap too: what it mounts stays read-only to the worker, /proc included
+            # (a process may otherwise lower its own priority through /proc/self/autogroup).
+            config["landlock"] = {"read": ["/"], "write": ["/tmp", "/dev/shm"],
+                                  "devices": ["/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random",
+                                              *self.gpus]}
+            config["loopback"] = self.limits.loopback
         if not bwrap:
             config["die_with_parent"] = True
             config["network"] = "private"
@@ -731,7 +750,7 @@ class _Worker:
                 raise wire.WireError(str(ready.get("error", "no ready message"))[:500])
         except (TimeoutError, EOFError, OSError, wire.WireError) as e:
             return self._failed_start(e)
-        if self.owner.mode == "landlock" and not ready.get("landlock"):
+        if (self.owner.mode == "landlock" or landlock_abi() >= 1) and not ready.get("landlock"):
             return self._failed_start(wire.WireError("the worker did not confine itself with Landlock"))
         if confine.seccomp_supported() and not ready.get("seccomp"):
             return self._failed_start(wire.WireError("the worker did not install its seccomp filter"))
@@ -826,7 +845,7 @@ class _Worker:
                 raise _Stopped("wall")
 
         try:
-            self._send({**request, "timeout": cpu_limit})
+            self._send({**request, "timeout": cpu_limit}, raw_end, overrun)
             answer = self._receive(raw_end + 1.0, overrun)
             # The limits hold at the end of every call, not only at the watchdog's next look: what
             # a call leaves behind is that call's verdict, never the next exercise's.
@@ -871,12 +890,24 @@ class _Worker:
             except OSError:
                 self.stop()
 
-    def _send(self, message: dict) -> None:
+    def _send(self, message: dict, deadline: float | None = None, overrun=None) -> None:
+        """Write one request before `deadline` (default: SEND_TIMEOUT from now); `overrun()` is
+        called while the pipe is full, as in `_receive`. Raises TimeoutError past the deadline."""
         data = wire.encode(message, check=False)  # the worker checks what it receives
         view = memoryview(data)
+        deadline = time.monotonic() + SEND_TIMEOUT if deadline is None else deadline
         while view:
-            written = os.write(self._requests, view)
-            view = view[written:]
+            try:
+                view = view[os.write(self._requests, view):]
+                continue
+            except BlockingIOError:
+                pass
+            if overrun is not None:
+                overrun()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the worker does not read its requests")
+            select.select([], [self._requests], [], min(remaining, _TICK))
 
     def _receive(self, deadline: float, overrun) -> dict:
         """One message from the worker; `overrun()` is called between waits and raises to stop."""

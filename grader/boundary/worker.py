@@ -49,7 +49,7 @@ def _confine(config: dict) -> dict:
     if rules:
         # Built while the installation is still readable (before the uid changes); TCP is
         # denied unless the worker has a network of its own, where the a7 tier needs loopback.
-        ruleset = confine.Ruleset(deny_tcp=done["network"] != "private")
+        ruleset = confine.Ruleset(deny_tcp=done["network"] != "private" and not config.get("loopback"))
         for path in rules.get("read", []):
             ruleset.allow(path, confine.READ_ONLY)
         for path in rules.get("list", []):
@@ -70,8 +70,10 @@ def _confine(config: dict) -> dict:
         confine.no_new_privileges()
     filter_ = config.get("seccomp")
     if filter_ is not None:
-        # TCP only on a loopback of the worker's own (bubblewrap's, or the one made above).
-        confine.deny_syscalls(allow_inet=bool(filter_.get("private_network")) or done["network"] == "private")
+        # TCP only on a loopback of the worker's own (bubblewrap's, or the one made above), for
+        # the assignments that need one.
+        private = bool(filter_.get("private_network")) or done["network"] == "private"
+        confine.deny_syscalls(allow_inet=private and bool(filter_.get("loopback")))
         done["seccomp"] = True
     return done
 

@@ -2,20 +2,24 @@
 
 The instructor's source in `assignments/` keeps its fenced solutions. What a build copies of it
 (into the wheel's build folder, or the sdist's release tree) is rewritten by
-grader.release.strip_to_stubs, so a student who installs the package gets the stubs `dlgrade
+`strip_to_stubs` of grader/release.py, so a student who installs the package gets the stubs `dlgrade
 release` writes. An editable install (`pip install -e .`) reads this checkout itself and keeps
 the solutions, for the instructor. Everything else is configured in pyproject.toml.
 """
 
-import sys
+import importlib.util
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.command.sdist import sdist
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # this checkout's grader, whatever is installed
-from grader.release import strip_to_stubs  # noqa: E402
+# This checkout's release module, by its path: the build runs before dlgrade is installed (the
+# module imports the rest of the kit only when a function needs it).
+_spec = importlib.util.spec_from_file_location("_dlgrade_release", Path(__file__).resolve().parent / "grader" / "release.py")
+_release = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_release)
+strip_to_stubs = _release.strip_to_stubs
 
 
 class BuildPyWithStubs(build_py):
@@ -24,7 +28,7 @@ class BuildPyWithStubs(build_py):
     def run(self):
         super().run()
         if not self.editable_mode:  # an editable install maps to the checkout: nothing is copied
-            strip_to_stubs(Path(self.build_lib, "assignments"))
+            strip_to_stubs(Path(self.build_lib, "dlgrade", "assignments"))
 
 
 class SdistWithStubs(sdist):

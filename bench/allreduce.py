@@ -27,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import ASSIGNMENTS_DIR
 from results_file import write_results
 
 DEFAULT_PATH = ASSIGNMENTS_DIR / "a7_distributed" / "parallel.py"

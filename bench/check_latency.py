@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import ASSIGNMENTS_DIR
 from results_file import write_results
 
 #: (label, names to check, target seconds at the student profile or None)
@@ -49,7 +49,7 @@ TARGETS = [
 def dlgrade() -> list[str]:
     """The command that starts dlgrade in a new interpreter."""
     exe = shutil.which("dlgrade", path=str(Path(sys.executable).parent)) or shutil.which("dlgrade")
-    return [exe] if exe else [sys.executable, "-m", "grader.cli"]
+    return [exe] if exe else [sys.executable, "-m", "dlgrade.grader.cli"]
 
 
 def measure(names: list[str], profile: str, runs: int) -> dict:

@@ -22,9 +22,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from grader.batch import grade_batch
-from grader.demo import SAMPLE_ASSIGNMENT, build_samples
-from grader.gradebook import Gradebook
+from dlgrade.grader.grading.batch import grade_batch
+from dlgrade.grader.demo import SAMPLE_ASSIGNMENT, build_samples
+from dlgrade.grader.grading.gradebook import Gradebook
 from results_file import write_results
 
 #: The samples that stand for ordinary students (the hostile ones measure timeouts, not speed).

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from checkers.exercise import PropertyFailure
+from dlgrade.checkers.exercise import PropertyFailure
 
 
 @dataclass(frozen=True)

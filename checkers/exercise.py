@@ -13,8 +13,8 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from checkers.student_errors import numpy2_hints
-from grader.submission import CallOutcome, Handle, StudentError, Submission
+from dlgrade.checkers.student_errors import numpy2_hints
+from dlgrade.grader.boundary.submission import CallOutcome, Handle, StudentError, Submission
 
 
 @dataclass(frozen=True)

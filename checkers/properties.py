@@ -25,12 +25,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, flatten, require_array,
+from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, flatten, require_array,
                               require_scalar, values_close)
-from checkers.exercise import BACKWARD_NOT_CHECKED, Case, Context, Exercise, Mistake, Property, PropertyFailure
-from checkers.oracle import Evaluation, evaluate
-from checkers.strategies import as_float32, direction, upstream
-from grader.submission import CallOutcome, Handle
+from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Context, Exercise, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import Evaluation, evaluate
+from dlgrade.checkers.strategies import as_float32, direction, upstream
+from dlgrade.grader.boundary.submission import CallOutcome, Handle
 
 #: Weights of the generic properties within an exercise's points.
 CORRECTNESS_WEIGHT = 4.0

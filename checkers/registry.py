@@ -25,9 +25,9 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-from assignments import ASSIGNMENTS_DIR
-from checkers import specs
-from checkers.exercise import Exercise
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers import specs
+from dlgrade.checkers.exercise import Exercise
 
 
 def read_manifest(assignment: str, root: Path = ASSIGNMENTS_DIR) -> dict:
@@ -41,7 +41,7 @@ def all_exercises() -> tuple[Exercise, ...]:
     """Every exercise of every assignment, in declaration order, with points filled in."""
     found = []
     for info in sorted(pkgutil.iter_modules(specs.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"checkers.specs.{info.name}")
+        module = importlib.import_module(f"{specs.__name__}.{info.name}")
         manifest = read_manifest(info.name)
         points = manifest.get("points", {})
         for exercise in module.EXERCISES:

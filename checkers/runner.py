@@ -14,12 +14,12 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
 from hypothesis.errors import Flaky, HypothesisException
 
-from checkers.exercise import (BACKWARD_NOT_CHECKED, Case, Context, Exercise, ExerciseResult, Property, PropertyFailure,
+from dlgrade.checkers.exercise import (BACKWARD_NOT_CHECKED, Case, Context, Exercise, ExerciseResult, Property, PropertyFailure,
                                PropertyResult)
-from checkers.profiles import GradingProfile
-from checkers.registry import contract_module, contract_modules, read_manifest
-from checkers.student_errors import KNOWN_EXCEPTIONS, WITHHELD, numpy2_hints, student_error_text
-from grader.submission import StudentError, Submission
+from dlgrade.checkers.profiles import GradingProfile
+from dlgrade.checkers.registry import contract_module, contract_modules, read_manifest
+from dlgrade.checkers.student_errors import KNOWN_EXCEPTIONS, WITHHELD, numpy2_hints, student_error_text
+from dlgrade.grader.boundary.submission import StudentError, Submission
 
 #: Arrays up to this many elements are printed in full in a failure message.
 PRINT_LIMIT = 24
@@ -46,12 +46,12 @@ def check_exercise(exercise: Exercise, submission: Submission, profile: GradingP
                    only: str | None = None, replay: str = "", timeout: float | None = None) -> ExerciseResult:
     """The verdict on one exercise. only: check just that property (for replays);
     timeout: CPU seconds the exercise may spend in student code (and a waiting allowance that
-    goes with them, see `grader.submission.wait_allowance`).
+    goes with them, see `grader.boundary.submission.wait_allowance`).
 
     When the wall clock stopped a call because the machine was busy (the call was ready to run
     but got little CPU), nothing is recorded: the exercise is checked again, once, alone on the
-    machine (see grader.machine), and that verdict is the one kept."""
-    from grader import machine
+    machine (see grader.boundary.machine), and that verdict is the one kept."""
+    from dlgrade.grader.boundary import machine
 
     with machine.shared():
         result = _check_once(exercise, submission, profile, only, replay, timeout)

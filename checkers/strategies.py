@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from checkers.exercise import Case
+from dlgrade.checkers.exercise import Case
 
 #: Sizes that keep one example fast while still reaching batch of one and non-square shapes.
 batch_sizes = st.integers(min_value=1, max_value=6)

@@ -17,7 +17,7 @@ from typing import Iterable
 
 import numpy as np
 
-from grader.submission import StudentError
+from dlgrade.grader.boundary.submission import StudentError
 
 #: Exception classes whose name may be shown at the grading profile: Python's own and numpy's.
 #: A class that a submission defines (its name is the submission's to choose) is not named.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 import sys
 from pathlib import Path
@@ -11,61 +10,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from grader.release import ReleaseError, available, release
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import ReleaseError, available, release
 
 
 def _console() -> Console:
     return Console(highlight=False, soft_wrap=False)
-
-
-def run_checks(names: list[str], path: Path, profile_name: str = "student", seed: int | None = None,
-               only: str | None = None, reveal: bool | None = None, sandbox: bool = False,
-               exercise_timeout: float | None = None, replay_path: Path | None = None):
-    """Check the named exercises (or assignments) of the submission in `path`.
-
-    sandbox: run the student's code in a separate, confined worker process (see grader.sandbox)
-    rather than in this one. exercise_timeout: CPU seconds one exercise may spend in student
-    code; the submission may then be waited for `Submission.overall_allowance` in all, and the
-    exercises left past it are verdicts. replay_path: the path the replay commands name (default
-    `path`; a notebook checked through a temporary layout names the notebook). Returns (profile,
-    results). Raises KeyError for unknown names, grader.intake.Refused for a submission that
-    cannot be read."""
-    # The submission first: a sandboxed worker then starts while the checker imports torch.
-    with open_submission(path, sandbox) as submission:
-        from checkers.profiles import get_profile
-        from checkers.registry import select
-        from checkers.runner import check_exercise
-
-        exercises = select(names)
-        profile = get_profile(profile_name, seed, reveal)
-        replay = _replay_command(replay_path or path, profile)
-        if exercise_timeout:
-            submission.set_overall(submission.overall_allowance(len(exercises), exercise_timeout))
-        results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
-                   for e in exercises]
-    return profile, results
-
-
-def open_submission(path: Path, sandbox: bool):
-    """The student's folder behind the call boundary: in a sandboxed worker, or in this process."""
-    if sandbox:
-        from grader.sandbox import SandboxedSubmission
-        return SandboxedSubmission(path)
-    from grader.submission import InProcessSubmission
-    return InProcessSubmission(path)
-
-
-def _replay_command(path: Path, profile) -> str:
-    """The command that reruns exactly one failing property; none where the seed is secret."""
-    if not profile.reveal_examples:
-        return ""
-    # Braces in the path are doubled: the command is a format string for the exercise and property.
-    quoted = shlex.quote(str(path)).replace("{", "{{").replace("}", "}}")
-    parts = ["dlgrade", "check", "{exercise}", "--property", "{property}", "--seed", str(profile.seed),
-             "--path", quoted]
-    if profile.name != "student":
-        parts += ["--profile", profile.name]
-    return " ".join(parts)
 
 
 def _default_path() -> Path:
@@ -97,7 +47,7 @@ def read_seed_file(path: Path) -> int:
 def course_seed(seed: int | None, seed_file: Path | None, secret: bool) -> int | None:
     """The seed of the run: --seed-file, else --seed, else DLGRADE_COURSE_SEED (None: the
     profile's). secret: the seed is the course's (grading), so say when it is not kept secret."""
-    from checkers.profiles import DEFAULT_COURSE_SEED
+    from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
 
     if seed_file is not None:
         if seed is not None:
@@ -171,8 +121,8 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
-    from grader.intake import Refused
-    from grader.report import print_results, write_json
+    from dlgrade.grader.boundary.intake import Refused
+    from dlgrade.grader.outputs.report import print_results, write_json
 
     seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     path = path or _default_path()
@@ -196,8 +146,8 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     if classroom_path:
         import json
 
-        from grader.export import classroom_result, publish_classroom
-        from grader.report import to_json
+        from dlgrade.grader.outputs.formats.classroom import classroom_result, publish_classroom
+        from dlgrade.grader.grading.session import to_json
 
         result = {**to_json(results, profile), "status": "graded", "name": str(shown_path)}
         payload = classroom_result(result)
@@ -213,9 +163,9 @@ def _notebook_submission(notebook: Path, names: list[str]) -> tuple[list[str], P
     import atexit
     import tempfile
 
-    from checkers.registry import all_exercises
-    from grader.intake import Refused
-    from grader.nbgrader_bridge import notebooks_to_layout
+    from dlgrade.checkers.registry import all_exercises
+    from dlgrade.grader.boundary.intake import Refused
+    from dlgrade.grader.grading.notebooks import notebooks_to_layout
 
     notebook_dir = tempfile.TemporaryDirectory(prefix="dlgrade-notebook-")
     atexit.register(notebook_dir.cleanup)
@@ -235,7 +185,7 @@ def list_command() -> None:
     """List every exercise with its assignment, module and points."""
     from rich.table import Table
 
-    from checkers.registry import all_exercises
+    from dlgrade.checkers.registry import all_exercises
 
     table = Table()
     for column in ("exercise", "assignment", "module", "points", "properties"):
@@ -249,7 +199,7 @@ def list_command() -> None:
 def demo_command() -> None:
     """Release the bundled assignments, check the stubs (all fail) and the solutions (all pass),
     then batch-grade the bundled sample submissions in the sandbox and show the gradebook."""
-    from grader.demo import run
+    from dlgrade.grader.demo import run
 
     sys.exit(0 if run(_console()) else 1)
 
@@ -267,8 +217,8 @@ def demo_command() -> None:
 @click.option("--submission", default=None, help="Export only this submission (its folder or file name).")
 def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None) -> None:
     """Write the gradebook as a CSV, Gradescope or PrairieLearn results.json, a GitHub Classroom
-    runner result, JUnit XML, or Markdown feedback per student (see grader.export)."""
-    from grader.export import export
+    runner result, JUnit XML, or Markdown feedback per student (see grader.outputs.export)."""
+    from dlgrade.grader.outputs.export import export
 
     try:
         written = export(db_path, fmt, out, submission)
@@ -325,9 +275,9 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
     usage error."""
     import importlib.util
 
-    from checkers.profiles import DEFAULT_COURSE_SEED
-    from checkers.registry import select
-    from grader.batch import BatchInterrupted, GradebookMismatch, grade_batch
+    from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
+    from dlgrade.checkers.registry import select
+    from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, grade_batch
 
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
@@ -342,7 +292,7 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
         raise click.UsageError("no course seed: give it with --seed-file FILE or DLGRADE_COURSE_SEED (or --public-seed "
                                "to grade with the public default, whose hidden examples anyone can compute)")
     if not no_sandbox:
-        from grader.sandbox import confinement, exposure
+        from dlgrade.grader.boundary.sandbox import confinement, exposure
 
         if confinement() == "none":
             if not unconfined:
@@ -370,10 +320,10 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
         sys.exit(130)
     _print_batch_summary(summary, console)
     if out:
-        if importlib.util.find_spec("grader.export") is None:
-            console.print("[yellow]nothing exported[/]: this installation has no grader.export")
+        if importlib.util.find_spec("dlgrade.grader.outputs.export") is None:
+            console.print("[yellow]nothing exported[/]: this installation has no dlgrade.grader.outputs.export")
         else:
-            from grader.export import export_all
+            from dlgrade.grader.outputs.export import export_all
 
             export_all(db_path, out)
             console.print(f"exported the gradebook to {out}/")
@@ -402,7 +352,7 @@ def _print_batch_summary(summary: dict, console: Console) -> None:
 def report_command(out: Path, db_path: Path) -> None:
     """Write OUT (HTML), the class report: score distribution, pass rate per exercise, the most
     common failing properties and hints, and grading time per submission, in one self-contained page."""
-    from grader.instructor_report import write_report
+    from dlgrade.grader.outputs.instructor_report import write_report
 
     write_report(db_path, out)
     click.echo(f"wrote {out}")
@@ -417,7 +367,7 @@ def ci_template_command(out: Path) -> None:
     from importlib.resources import files
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(files("grader").joinpath("ci_template.yml").read_text())
+    out.write_text(files("dlgrade.grader.integrations").joinpath("ci_template.yml").read_text())
     click.echo(f"wrote {out}")
 
 
@@ -434,7 +384,7 @@ def nbgrader_generate_command(assignment: str, out: Path, modules: tuple[str, ..
     """Write OUT/source/ASSIGNMENT/<module>.ipynb (solution cells fenced for nbgrader, locked test
     cells worth each exercise's points) and OUT/nbgrader_config.py; then, in OUT,
     `nbgrader generate_assignment ASSIGNMENT` makes the student version."""
-    from grader.nbgrader_bridge import generate
+    from dlgrade.grader.integrations.nbgrader_bridge import generate
 
     try:
         written = generate(assignment, out, list(modules) or None)

@@ -19,8 +19,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assignments import ASSIGNMENTS_DIR
-from grader.escape import console as console_text
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.grader.outputs.escape import console as console_text
 
 SAMPLES_DIR = Path(__file__).parent / "sample_submissions"
 SAMPLE_ASSIGNMENT = "a1_backprop"
@@ -34,7 +34,7 @@ def build_samples(dest: Path) -> list[str]:
     sample's code appended to one module (`# sample: append to M`) or a module removed
     (`# sample: remove M`). Raises RuntimeError where the solutions or samples are not at hand
     (an installed package: they live in the course source)."""
-    from grader.release import has_solutions
+    from dlgrade.grader.release import has_solutions
 
     if not has_solutions() or not SAMPLES_DIR.is_dir():
         raise RuntimeError(NO_SOLUTIONS)
@@ -55,11 +55,11 @@ def build_samples(dest: Path) -> list[str]:
 
 def run(console: Console) -> bool:
     """Run the demo; True when every step came out as it should."""
-    from grader.batch import grade_batch
-    from grader.cli import run_checks
-    from grader.gradebook import Gradebook
-    from grader.release import available, has_solutions, release
-    from grader.report import print_results
+    from dlgrade.grader.grading.batch import grade_batch
+    from dlgrade.grader.grading.session import run_checks
+    from dlgrade.grader.grading.gradebook import Gradebook
+    from dlgrade.grader.release import available, has_solutions, release
+    from dlgrade.grader.outputs.report import print_results
 
     with tempfile.TemporaryDirectory(prefix="dlgrade-demo-") as tmp:
         tmp = Path(tmp)

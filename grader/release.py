@@ -11,8 +11,6 @@ import re
 import shutil
 from pathlib import Path
 
-from assignments import ASSIGNMENTS_DIR
-
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 _STUB = 'raise NotImplementedError("Implement this function: see its docstring.")'
@@ -53,14 +51,25 @@ def strip_to_stubs(folder: Path) -> list[Path]:
     return replaced
 
 
-def has_solutions(source: Path = ASSIGNMENTS_DIR) -> bool:
+def has_solutions(source: Path | None = None) -> bool:
     """Whether the course source holds the solutions (a checkout of the repository, or the
     instructor's course folder) rather than only the released stubs (an installed package)."""
+    source = _course_source() if source is None else source
     return any(BEGIN in path.read_text(encoding="utf-8") for path in source.glob("*/*.py"))
 
 
-def release(out: Path, assignments: list[str], source: Path = ASSIGNMENTS_DIR) -> list[Path]:
-    """Write the student version of `assignments` under `out`; return the files written."""
+def _course_source() -> Path:
+    """The course source of this installation. Imported here, not at the top: setup.py uses this
+    module's fence functions before the package is installed."""
+    from dlgrade.assignments import ASSIGNMENTS_DIR
+
+    return ASSIGNMENTS_DIR
+
+
+def release(out: Path, assignments: list[str], source: Path | None = None) -> list[Path]:
+    """Write the student version of `assignments` under `out` (from `source`, by default the
+    course source); return the files written."""
+    source = _course_source() if source is None else source
     written = []
     for name in assignments:
         src, dst = source / name, out / name
@@ -76,6 +85,7 @@ def release(out: Path, assignments: list[str], source: Path = ASSIGNMENTS_DIR) -
     return written
 
 
-def available(source: Path = ASSIGNMENTS_DIR) -> list[str]:
+def available(source: Path | None = None) -> list[str]:
     """The assignments in the course source (folders with a manifest)."""
+    source = _course_source() if source is None else source
     return sorted(p.parent.name for p in source.glob("*/manifest.toml"))

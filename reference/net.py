@@ -2,8 +2,8 @@
 
 import torch
 
-from reference.layers import affine, relu
-from reference.losses import l2_regularization, softmax_loss
+from dlgrade.reference.layers import affine, relu
+from dlgrade.reference.losses import l2_regularization, softmax_loss
 
 
 def fully_connected_net(

@@ -6,7 +6,7 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import ASSIGNMENTS_DIR
 
 A1 = "a1_backprop"
 

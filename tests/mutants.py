@@ -32,10 +32,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.exercise import Exercise
-from checkers.registry import all_exercises
-from grader.cli import run_checks
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.exercise import Exercise
+from dlgrade.checkers.registry import all_exercises
+from dlgrade.grader.grading.session import run_checks
 
 CHECKERS = Path(__file__).resolve().parents[1] / "checkers"
 SEEDS = [int(s) for s in os.environ.get("DLGRADE_MUTANT_SEEDS", "0").split(",") if s.strip()]
@@ -168,7 +168,7 @@ def assert_three_kinds_each(assignment: str, mutants: list[Mutant]) -> None:
 
 def spec_mistake_hints(assignment: str) -> list[str]:
     """The hint of every `Mistake(...)` written in the assignment's spec (a name resolved in the module)."""
-    spec = importlib.import_module(f"checkers.specs.{assignment}")
+    spec = importlib.import_module(f"dlgrade.checkers.specs.{assignment}")
     tree = ast.parse((CHECKERS / "specs" / f"{assignment}.py").read_text())
     hints = []
     for node in ast.walk(tree):

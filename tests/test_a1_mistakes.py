@@ -1068,7 +1068,7 @@ _VARIANT_MODULES = {"layers": ["relu_backward", "elu_backward", "sigmoid_forward
 
 def test_correct_variants_pass_every_property(tmp_path):
     from helpers import copy_solutions
-    from grader.cli import run_checks
+    from dlgrade.grader.grading.session import run_checks
 
     folder = copy_solutions(tmp_path, A1)
     source = textwrap.dedent(CORRECT_VARIANTS)

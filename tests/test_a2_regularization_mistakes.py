@@ -13,10 +13,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.cli import run_checks
-from grader.release import release
-from grader import wire
-from grader.submission import InProcessSubmission, SeededGenerator
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import release
+from dlgrade.grader.boundary import wire
+from dlgrade.grader.boundary.submission import InProcessSubmission, SeededGenerator
 from helpers import copy_solutions
 from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted, assert_solutions_pass,
                      assert_three_kinds_each, check_planted, exercises_of, plant, solution_sources, spec_mistake_hints)

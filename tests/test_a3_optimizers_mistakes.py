@@ -11,8 +11,8 @@ import textwrap
 
 import pytest
 
-from grader.cli import run_checks
-from grader.release import release
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import release
 from helpers import copy_solutions
 from mutants import (SEEDS, M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
                      assert_solutions_pass, assert_three_kinds_each, check_planted)

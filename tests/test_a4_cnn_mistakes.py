@@ -12,8 +12,8 @@ import textwrap
 
 import pytest
 
-from grader.cli import run_checks
-from grader.release import release
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import release
 from mutants import (M, Mutant, assert_caught, assert_every_hint_shown, assert_every_property_targeted,
                      assert_solutions_pass, assert_three_kinds_each, check_planted, plant, solution_sources,
                      spec_mistake_hints)

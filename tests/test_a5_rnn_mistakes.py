@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assignments import ASSIGNMENTS_DIR
-from grader.cli import run_checks
-from grader.release import release
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import release
 from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted,
                      assert_solutions_pass, assert_three_kinds_each, check_planted, spec_mistake_hints)
 

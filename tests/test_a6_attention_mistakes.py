@@ -11,8 +11,8 @@ import pytest
 from helpers import copy_solutions
 from mutants import (M, Mutant, assert_every_hint_shown, assert_every_property_targeted, assert_solutions_pass,
                      assert_three_kinds_each, check_planted)
-from grader.cli import run_checks
-from grader.release import release
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import release
 
 A6 = "a6_attention"
 EXACT_ZERO = "Masked entries must be EXACTLY 0"

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.exercise import ExerciseResult, PropertyResult
-from grader.cli import main
-from grader.release import release
-from grader.report import exercise_json, verdict
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.exercise import ExerciseResult, PropertyResult
+from dlgrade.grader.cli import main
+from dlgrade.grader.release import release
+from dlgrade.grader.outputs.report import exercise_json, verdict
 
 A7 = "a7_distributed"
 
@@ -65,7 +65,7 @@ def test_a_skipped_property_is_not_passed_and_not_counted():
 def test_ring_driver_counts_bytes_and_stops_a_deadlock():
     import torch.distributed as dist
 
-    from grader.tensor_driver import ring
+    from dlgrade.grader.boundary.tensor_driver import ring
 
     def star(tensor):
         if dist.get_rank() == 0:

@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from assignments import ASSIGNMENTS_DIR
-from grader.cli import run_checks
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.grader.grading.session import run_checks
 from mutants import (M, assert_every_property_targeted, assert_solutions_pass, assert_three_kinds_each,
                      check_planted, exercises_of)
 

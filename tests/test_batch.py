@@ -2,7 +2,7 @@
 kill -9, a worker that dies, and the Dask engine.
 
 The submissions are generated from the a1 solutions, with bugs planted by appending overriding
-definitions, and graded on three quick exercises. They run in the sandbox where grader.sandbox
+definitions, and graded on three quick exercises. They run in the sandbox where grader.boundary.sandbox
 exists (set DLGRADE_TEST_SANDBOX=0 to grade them in process, faster).
 """
 
@@ -25,15 +25,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.registry import select
-from grader import intake
-from grader.batch import BatchInterrupted, GradebookMismatch, discover, grade_batch
-from grader.cli import main
-from grader.gradebook import Gradebook
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.registry import select
+from dlgrade.grader.boundary import intake
+from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, grade_batch
+from dlgrade.grader.grading.discovery import discover
+from dlgrade.grader.cli import main
+from dlgrade.grader.grading.gradebook import Gradebook
 
 A1 = "a1_backprop"
-SANDBOX = importlib.util.find_spec("grader.sandbox") is not None and os.environ.get("DLGRADE_TEST_SANDBOX") != "0"
+SANDBOX = importlib.util.find_spec("dlgrade.grader.boundary.sandbox") is not None and os.environ.get("DLGRADE_TEST_SANDBOX") != "0"
 NAMES = ["relu_forward", "relu_backward", "mse_loss"]
 POINTS = {e.name: e.points for e in select(NAMES)}
 SEED = 11
@@ -176,7 +177,7 @@ def grade_args(folder: Path, db: Path, *more: str) -> list[str]:
 def start_cli(folder: Path, db: Path, log: Path) -> subprocess.Popen:
     """`python -m grader.cli grade` in a session of its own, so its whole process group can be signalled."""
     with log.open("w") as out:
-        return subprocess.Popen([sys.executable, "-m", "grader.cli", *grade_args(folder, db)], cwd=db.parent,
+        return subprocess.Popen([sys.executable, "-m", "dlgrade.grader.cli", *grade_args(folder, db)], cwd=db.parent,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -343,7 +344,7 @@ def test_grade_command_prints_a_summary_and_exports(small, tmp_path):
     result = CliRunner().invoke(main, grade_args(small, db, "--out", str(out)), terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "graded now" in result.output and "median score" in result.output
-    if importlib.util.find_spec("grader.export") is not None:
+    if importlib.util.find_spec("dlgrade.grader.outputs.export") is not None:
         assert (out / "gradebook.csv").is_file()
 
 
@@ -373,7 +374,7 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(submissions, reference, t
     assert 3 <= len(recorded) < len(EXPECTED)
     assert all(EXPECTED[name] == row for name, row in recorded.items())
 
-    rerun = subprocess.run([sys.executable, "-m", "grader.cli", *grade_args(submissions, db)], cwd=tmp_path,
+    rerun = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", *grade_args(submissions, db)], cwd=tmp_path,
                            capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert table(db) == table(reference[1])

@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.exercise import Context, Exercise, ExerciseResult, PropertyResult
-from grader import sandbox
-from grader.cli import main, run_checks
-from grader.sandbox import (SandboxedSubmission, bwrap_arguments, bwrap_path, course_limits,
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.exercise import Context, Exercise, ExerciseResult, PropertyResult
+from dlgrade.grader.boundary import sandbox
+from dlgrade.grader.cli import main
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.boundary.sandbox import (SandboxedSubmission, bwrap_arguments, bwrap_path, course_limits,
                             hidden_locations, landlock_abi, landlock_rules)
 from helpers import copy_solutions, planted
 from test_hostile import CASES, marker, no_process_left, plant, processes_with
@@ -159,7 +160,7 @@ def _stale_grader(tmp_path: Path, mark: str) -> subprocess.Popen:
     script = textwrap.dedent(f"""
         import sys, time
         import numpy as np
-        from grader.sandbox import SandboxedSubmission
+        from dlgrade.grader.boundary.sandbox import SandboxedSubmission
         sub = SandboxedSubmission({str(root)!r}, call_timeout=10)
         assert sub.call("{A1}", "layers", "relu_forward", [np.ones(2)]).error is None
         print(sub._folder.path, flush=True)
@@ -286,7 +287,7 @@ def test_the_course_seed_is_readable_by_no_process_of_a_grading_run(mode, tmp_pa
               "landlock": ("environment", [], {"DLGRADE_COURSE_SEED": seed})}
     for how, args, env in [routes[mode]]:
         db = tmp_path / f"{how}.sqlite"
-        run = subprocess.Popen([sys.executable, "-m", "grader.cli", "grade", str(subs), "--db", str(db), "-a", "relu_forward",
+        run = subprocess.Popen([sys.executable, "-m", "dlgrade.grader.cli", "grade", str(subs), "--db", str(db), "-a", "relu_forward",
                                 "--jobs", "1", "--timeout", "5", "--no-progress", *args],
                                env={**os.environ, **env}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True)
@@ -306,7 +307,7 @@ def test_the_course_seed_is_readable_by_no_process_of_a_grading_run(mode, tmp_pa
         output = run.stdout.read()
         assert run.returncode == 0, output
         assert not shown, shown
-        from grader.gradebook import Gradebook
+        from dlgrade.grader.grading.gradebook import Gradebook
 
         with Gradebook(db) as book:
             (result,) = book.results()
@@ -315,7 +316,7 @@ def test_the_course_seed_is_readable_by_no_process_of_a_grading_run(mode, tmp_pa
 
 
 def test_the_nbgrader_cell_passes_the_seed_through_a_pipe(tmp_path, monkeypatch):
-    from grader import nbgrader_bridge
+    from dlgrade.grader.integrations import nbgrader_bridge
 
     seen = {}
 
@@ -405,7 +406,7 @@ class _NoWorker:
 
 
 def test_whether_gpu_properties_run_is_decided_by_the_trusted_side():
-    from checkers.specs.a7_distributed import needs_gpus
+    from dlgrade.checkers.specs.a7_distributed import needs_gpus
 
     exercise = Exercise("allreduce", A7, "parallel", "", [], None)
     assert needs_gpus(1)(Context(exercise, _NoWorker(0))).startswith("needs 1 CUDA GPU")

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.registry import all_exercises, read_manifest
-from grader.cli import main, run_checks
-from grader.release import ReleaseError, release, solution_regions, strip_solutions
-from grader.submission import Handle, InProcessSubmission, UnsupportedValue, to_plain
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.registry import all_exercises, read_manifest
+from dlgrade.grader.cli import main
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.release import ReleaseError, release, solution_regions, strip_solutions
+from dlgrade.grader.boundary.submission import Handle, InProcessSubmission, UnsupportedValue, to_plain
 from helpers import planted
 
 A1 = "a1_backprop"
@@ -287,12 +288,12 @@ def test_a_forward_of_the_wrong_shape_is_blamed_and_the_run_goes_on(tmp_path):
 
 
 def test_an_exception_on_the_trusted_side_is_that_property_s_failure_and_the_others_still_run():
-    from checkers.exercise import Exercise, Property
-    from checkers.profiles import get_profile
-    from checkers.properties import examples, mistake_hints
-    from checkers.exercise import Case, Mistake
-    from checkers.runner import check_exercise
-    from grader.submission import InProcessSubmission
+    from dlgrade.checkers.exercise import Exercise, Property
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.checkers.properties import examples, mistake_hints
+    from dlgrade.checkers.exercise import Case, Mistake
+    from dlgrade.checkers.runner import check_exercise
+    from dlgrade.grader.boundary.submission import InProcessSubmission
 
     def broken_reference(ctx, case):
         raise RuntimeError("The size of tensor a (3) must match the size of tensor b (2)")
@@ -321,8 +322,8 @@ def test_an_exception_on_the_trusted_side_is_that_property_s_failure_and_the_oth
 
 def test_a_diagnosis_that_cannot_be_made_never_replaces_the_failure():
     # The student's forward gives an output of another shape near the drawn input: no diagnosis.
-    from checkers.exercise import Case
-    from checkers.properties import diagnose_with_finite_differences
+    from dlgrade.checkers.exercise import Case
+    from dlgrade.checkers.properties import diagnose_with_finite_differences
 
     case = Case({"x": np.ones((2, 3))})
     grads, ups = {"x": np.zeros((2, 3))}, {"out": np.ones((2, 3))}
@@ -388,9 +389,9 @@ def test_a_bias_gradient_summed_over_every_axis_gets_the_axis_to_sum_over(tmp_pa
 
 
 def test_numbers_are_compared_with_a_tolerance_when_a_mistake_is_recognised():
-    from checkers.compare import values_close
-    from checkers.exercise import Case, Mistake
-    from checkers.properties import mistake_hints
+    from dlgrade.checkers.compare import values_close
+    from dlgrade.checkers.exercise import Case, Mistake
+    from dlgrade.checkers.properties import mistake_hints
 
     assert values_close(0.1 + 0.2, 0.3) and values_close({"loss": 0.1 + 0.2}, {"loss": 0.3})
     assert not values_close(0.3, 0.31) and values_close(3, 3) and not values_close(3, 4)
@@ -414,7 +415,7 @@ def test_the_grading_profile_shows_configuration_and_hides_array_values(tmp_path
 
 
 def test_verdicts_say_partial_when_only_minor_properties_fail_and_fail_when_nothing_is_earned(tmp_path):
-    from grader.report import exercise_json, verdict
+    from dlgrade.grader.outputs.report import exercise_json, verdict
 
     path = planted(tmp_path, "layers", """
         def relu_forward(x):
@@ -441,8 +442,8 @@ def test_verdicts_say_partial_when_only_minor_properties_fail_and_fail_when_noth
 
 
 def test_a_manifest_can_give_float32_and_any_property_weight():
-    from checkers.registry import _reweigh
-    from checkers.specs.a1_backprop import EXERCISES
+    from dlgrade.checkers.registry import _reweigh
+    from dlgrade.checkers.specs.a1_backprop import EXERCISES
 
     exercise = next(e for e in EXERCISES if e.name == "tanh_forward")
     copy = type(exercise)(exercise.name, exercise.assignment, exercise.module, "", list(exercise.properties),
@@ -518,10 +519,10 @@ def test_the_contract_s_module_wins_over_a_second_definition_elsewhere(tmp_path)
 def test_a_failure_that_does_not_replay_is_nondeterminism_only_while_time_is_left(spent, tmp_path):
     import dataclasses
 
-    from checkers.exercise import Context, Property, PropertyFailure
-    from checkers.profiles import get_profile
-    from checkers.registry import select
-    from checkers.runner import check_property
+    from dlgrade.checkers.exercise import Context, Property, PropertyFailure
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.checkers.registry import select
+    from dlgrade.checkers.runner import check_property
 
     calls = []
 

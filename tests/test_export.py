@@ -23,13 +23,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader.batch import grade_one
-from grader.cli import main, run_checks
-from grader.export import (MAX_ROW_LABEL, classroom_result, export, export_all, feedback_markdown, gradescope_result,
-                           junit_xml, load_results, prairielearn_result)
-from grader.gradebook import Gradebook
+from dlgrade.grader.grading.engines import grade_one
+from dlgrade.grader.cli import main
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.outputs.export import export, export_all, load_results
+from dlgrade.grader.outputs.formats.classroom import classroom_result
+from dlgrade.grader.outputs.formats.feedback import feedback_markdown
+from dlgrade.grader.outputs.formats.gradescope import gradescope_result
+from dlgrade.grader.outputs.formats.junit import junit_xml
+from dlgrade.grader.outputs.formats.prairielearn import prairielearn_result
+from dlgrade.grader.outputs.formats.spreadsheet import MAX_ROW_LABEL
+from dlgrade.grader.grading.gradebook import Gradebook
 from helpers import copy_solutions, planted
-from grader.report import to_json
+from dlgrade.grader.outputs.report import to_json
 
 A1 = "a1_backprop"
 NAMES = ["relu_forward", "relu_backward", "softmax_loss"]

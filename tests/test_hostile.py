@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assignments import ASSIGNMENTS_DIR
-from grader.cli import run_checks
-from grader.sandbox import Limits, SandboxedSubmission, bwrap_path, landlock_abi
-from grader.submission import wait_allowance
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.boundary.sandbox import Limits, SandboxedSubmission, bwrap_path, landlock_abi
+from dlgrade.grader.boundary.submission import wait_allowance
 from helpers import copy_solutions
 
 A1 = "a1_backprop"
@@ -299,10 +299,10 @@ def grade(root: Path, attacked: str, untouched: list[str]):
     """What `run_checks([attacked, *untouched], root, "grading", seed=0, sandbox=True, ...)` does,
     with a short time budget for the attacked exercise and a generous one for the others (which
     are checked on fewer examples: only whether they keep their points matters)."""
-    from checkers.profiles import get_profile
-    from checkers.registry import select
-    from checkers.runner import check_exercise
-    from grader.cli import open_submission
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.checkers.registry import select
+    from dlgrade.checkers.runner import check_exercise
+    from dlgrade.grader.grading.session import open_submission
 
     profile = get_profile("grading", 0)
     quick = dataclasses.replace(profile, max_examples=10)
@@ -438,7 +438,7 @@ def test_the_process_scan_sees_a_live_worker_and_its_grandchild(tmp_path):
         time.sleep(0.3)
         running = processes_with(mark)
         assert any("sleep 1000" in cmdline for _, cmdline, _ in running), running
-        assert any("grader.worker" in cmdline and comm == mark for _, cmdline, comm in running), running
+        assert any("dlgrade.grader.boundary.worker" in cmdline and comm == mark for _, cmdline, comm in running), running
     finally:
         sub.close()
     assert no_process_left(mark) == []
@@ -461,9 +461,9 @@ def test_a_batch_with_hostile_submissions_grades_the_correct_ones_in_full(tmp_pa
     for good in ("good_1", "good_2"):
         copy_solutions(subs / good)
     names = ["relu_forward", "svm_loss"]
-    batch = importlib.import_module("grader.batch")
+    batch = importlib.import_module("dlgrade.grader.grading.batch")
     if hasattr(batch, "grade_batch"):
-        from grader.gradebook import Gradebook
+        from dlgrade.grader.grading.gradebook import Gradebook
 
         db = tmp_path / "gradebook.sqlite"
         batch.grade_batch(subs, names, db, jobs=2, timeout=BATCH_TIMEOUT, seed=0, progress=False)
@@ -577,7 +577,7 @@ def relu_backward(dout, cache):
 
 def test_without_bwrap_the_worker_gives_the_same_verdicts_and_says_how_it_is_confined(tmp_path, monkeypatch, capsys):
     """A normal submission (one planted mistake): the same verdicts with bubblewrap and with Landlock."""
-    import grader.sandbox
+    import dlgrade.grader.boundary.sandbox
 
     copy_solutions(tmp_path)
     layers = tmp_path / A1 / "layers.py"
@@ -591,7 +591,7 @@ def test_without_bwrap_the_worker_gives_the_same_verdicts_and_says_how_it_is_con
     confined = verdicts() if bwrap_path() is not None else None
     capsys.readouterr()
     monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
-    monkeypatch.setattr(grader.sandbox, "_notices_given", set())
+    monkeypatch.setattr(dlgrade.grader.boundary.sandbox, "_notices_given", set())
     unconfined = verdicts()
     err = capsys.readouterr().err
     assert [v[2] for v in unconfined] == [1.0, 0.0, 3.0]
@@ -605,14 +605,14 @@ def test_without_bwrap_the_worker_gives_the_same_verdicts_and_says_how_it_is_con
 
 
 def test_without_bwrap_or_landlock_as_root_the_keeps_root_warning_is_printed(tmp_path, monkeypatch, capsys):
-    import grader.sandbox
+    import dlgrade.grader.boundary.sandbox
 
-    if os.getuid() != 0 or all(grader.sandbox._readable_by_others(Path(p)) for p in (sys.executable, sys.base_prefix)):
+    if os.getuid() != 0 or all(dlgrade.grader.boundary.sandbox._readable_by_others(Path(p)) for p in (sys.executable, sys.base_prefix)):
         pytest.skip("the worker drops to an unprivileged user here")
     copy_solutions(tmp_path)
     monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
     monkeypatch.setenv("DLGRADE_NO_LANDLOCK", "1")
-    monkeypatch.setattr(grader.sandbox, "_notices_given", set())
+    monkeypatch.setattr(dlgrade.grader.boundary.sandbox, "_notices_given", set())
     with SandboxedSubmission(tmp_path, call_timeout=10) as sub:
         assert sub.function_status(A1, "layers", "relu_forward") is None
     err = capsys.readouterr().err

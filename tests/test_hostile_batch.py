@@ -14,9 +14,9 @@ import threading
 import zipfile
 from pathlib import Path
 
-from checkers.registry import select
-from grader.batch import grade_batch
-from grader.gradebook import Gradebook
+from dlgrade.checkers.registry import select
+from dlgrade.grader.grading.batch import grade_batch
+from dlgrade.grader.grading.gradebook import Gradebook
 from helpers import copy_solutions
 from test_hostile import CASES, marker, needs_confinement, plant
 

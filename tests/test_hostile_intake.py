@@ -31,18 +31,23 @@ from pathlib import Path, PurePath
 import pytest
 from click.testing import CliRunner
 
-from assignments import ASSIGNMENTS_DIR
-from checkers.exercise import ExerciseResult, PropertyResult
-from checkers.registry import all_exercises, select
-from grader import batch, escape, intake
-from grader.batch import discover, grade_batch
-from grader.cli import main
-from grader.export import (classroom_result, classroom_summary, export, export_all,
-                           gradescope_result, prairielearn_result)
-from grader.gradebook import Gradebook
-from grader.instructor_report import build_report
-from grader.nbgrader_bridge import generate
-from grader.report import print_results
+from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.checkers.exercise import ExerciseResult, PropertyResult
+from dlgrade.checkers.registry import all_exercises, select
+from dlgrade.grader.grading import discovery, engines
+from dlgrade.grader.outputs import escape
+from dlgrade.grader.boundary import intake
+from dlgrade.grader.grading.batch import grade_batch
+from dlgrade.grader.grading.discovery import discover
+from dlgrade.grader.cli import main
+from dlgrade.grader.outputs.export import export, export_all
+from dlgrade.grader.outputs.formats.classroom import classroom_result, classroom_summary
+from dlgrade.grader.outputs.formats.gradescope import gradescope_result
+from dlgrade.grader.outputs.formats.prairielearn import prairielearn_result
+from dlgrade.grader.grading.gradebook import Gradebook
+from dlgrade.grader.outputs.instructor_report import build_report
+from dlgrade.grader.integrations.nbgrader_bridge import generate
+from dlgrade.grader.outputs.report import print_results
 from helpers import copy_solutions
 
 A1 = "a1_backprop"
@@ -93,7 +98,7 @@ def symlink_member(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
     return info, target.encode()
 
 
-def discovered(subs: Path, work: Path, assignments=(A1,)) -> dict[str, batch.Discovered]:
+def discovered(subs: Path, work: Path, assignments=(A1,)) -> dict[str, discovery.Discovered]:
     """discover(), checking on the way that it wrote nothing outside `work`."""
     work.mkdir(exist_ok=True)
     outside = files_under(subs.parent) - files_under(work)
@@ -222,7 +227,7 @@ def test_any_folder_name_is_a_gradebook_name_and_two_never_share_a_row(tmp_path,
     assert len(set(names)) == len(names) == len(list(subs.iterdir()))
     with Gradebook(tmp_path / "book.sqlite") as book:  # every name can be stored (valid UTF-8, bounded)
         for d in found:
-            book.record(d.name, batch.error_result("test"))
+            book.record(d.name, engines.error_result("test"))
         assert len(book.graded()) == len(found)
 
 
@@ -246,7 +251,7 @@ def test_exports_name_files_by_a_safe_name_never_the_submission_name(tmp_path):
                "submission_12345"]
     with Gradebook(db) as book:
         for name in hostile:
-            book.record(escape.text(name), batch.error_result("nothing to grade"))
+            book.record(escape.text(name), engines.error_result("nothing to grade"))
     out = tmp_path / "out"
     out.mkdir()
     before = files_under(tmp_path) - files_under(out)
@@ -265,13 +270,13 @@ def test_dask_shipping_writes_only_checked_module_paths(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     for rel in ("../../owned.py", "../../../../owned.py", str(tmp_path / "owned.py"), "a1_backprop/../../owned.py",
                 "nope/owned.py", "a1_backprop/x/owned.py", "a1_backprop/__init__.py"):
-        result = batch._grade_shipped({rel: b"owned = 1", "a1_backprop/layers.py": b""}, NAMES, 0, 10, False)
+        result = engines._grade_shipped({rel: b"owned = 1", "a1_backprop/layers.py": b""}, NAMES, 0, 10, False)
         assert result["status"] == "error" and result["score"] == 0 and "not graded" in result["error"], rel
     assert not [p for p in files_under(tmp_path) if p.name in ("owned.py", "__init__.py")]
     (tmp_path / "sub" / A1).mkdir(parents=True)
     (tmp_path / "sub" / A1 / "layers.py").symlink_to(ASSIGNMENTS_DIR / A1 / "layers.py")
     with pytest.raises(intake.Refused, match="link outside the submission"):
-        batch._pack(tmp_path / "sub")
+        engines._pack(tmp_path / "sub")
 
 
 # -- 2. links --------------------------------------------------------------------------------------
@@ -552,7 +557,7 @@ def hostile_book(tmp_path_factory) -> Path:
     with Gradebook(db) as book:
         for i, text in enumerate(HOSTILE_TEXT):
             book.record(escape.text(f"{text}{i}"), hostile_result(text))
-        book.record("error", batch.error_result("\n".join(HOSTILE_TEXT)))
+        book.record("error", engines.error_result("\n".join(HOSTILE_TEXT)))
     return db
 
 
@@ -654,7 +659,7 @@ def test_every_export_of_hostile_text_parses_and_is_inert(hostile_book, tmp_path
 
 
 def test_json_formats_and_ci_outputs_of_hostile_text(hostile_book, tmp_path, monkeypatch):
-    from grader.export import load_results
+    from dlgrade.grader.outputs.export import load_results
 
     for result in load_results(hostile_book):
         for build in (gradescope_result, prairielearn_result, classroom_result):
@@ -808,7 +813,7 @@ def planted_notebook(folder: Path, module: str, function: str, source: str) -> P
 
 
 def test_check_of_a_notebook_checks_its_own_module_and_replays_against_it(tmp_path):
-    from grader.cli import _notebook_submission
+    from dlgrade.grader.cli import _notebook_submission
 
     net = generate(A1, tmp_path / "course", ["net"])[0]
     run = CliRunner().invoke(main, ["check", "--path", str(net), "--json", str(tmp_path / "net.json"), "--no-sandbox"])
@@ -843,7 +848,7 @@ def secret_lines() -> set[str]:
     except trivial ones (short, comments) and those that are public anyway: in the released
     stubs, or in the torch references and the checker's own modules, which ship by design and
     share a few lines with a solution one by one (`with torch.no_grad():`)."""
-    from grader.release import BEGIN, END, solution_regions, strip_solutions
+    from dlgrade.grader.release import BEGIN, END, solution_regions, strip_solutions
 
     secret, public = set(), set()
     for path in (REPO / "assignments").glob("*/*.py"):
@@ -905,7 +910,7 @@ def test_the_distribution_holds_the_stubs_and_no_solution(tmp_path):
     target = tmp_path / "installed"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
                     str(next(dist.glob("*.whl")))], check=True, capture_output=True, timeout=120)
-    demo = subprocess.run([sys.executable, "-m", "grader.cli", "demo"], cwd=tmp_path, capture_output=True, text=True,
+    demo = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "demo"], cwd=tmp_path, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(target)}, timeout=300)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "not the solutions" in demo.stdout and "stubs: all not implemented" in demo.stdout

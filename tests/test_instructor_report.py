@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from grader.gradebook import Gradebook
-from grader.instructor_report import build_report
+from dlgrade.grader.grading.gradebook import Gradebook
+from dlgrade.grader.outputs.instructor_report import build_report
 
 
 def _exercise(name, passed, failing=(), hints=()):
@@ -53,7 +53,7 @@ def test_report_holds_the_class_picture(gradebook):
 
 def test_report_command_and_headless_browser(gradebook, tmp_path):
     out = tmp_path / "report.html"
-    run = subprocess.run([sys.executable, "-m", "grader.cli", "report", "--db", str(gradebook), str(out)],
+    run = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "report", "--db", str(gradebook), str(out)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

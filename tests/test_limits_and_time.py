@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from checkers.profiles import get_profile
-from checkers.registry import select
-from checkers.runner import check_exercise
-from grader import machine
-from grader.cli import run_checks
-from grader.sandbox import SandboxedSubmission, bwrap_path, landlock_abi
-from grader.submission import InProcessSubmission, StudentError, wait_allowance
+from dlgrade.checkers.profiles import get_profile
+from dlgrade.checkers.registry import select
+from dlgrade.checkers.runner import check_exercise
+from dlgrade.grader.boundary import machine
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.boundary.sandbox import SandboxedSubmission, bwrap_path, landlock_abi
+from dlgrade.grader.boundary.submission import InProcessSubmission, StudentError, wait_allowance
 from helpers import copy_solutions, planted
 from test_hostile import CASES, MemoryWatch, marker, no_process_left, plant
 
@@ -181,7 +181,7 @@ class _Starved(InProcessSubmission):
         return super().call(*args, **kwargs)
 
     def _outcome_of_a_busy_machine(self):
-        from grader.submission import CallOutcome
+        from dlgrade.grader.boundary.submission import CallOutcome
 
         return CallOutcome(error=StudentError("timeout", "stopped by the wall clock on a busy machine"))
 
@@ -208,7 +208,7 @@ def test_checking_alone_waits_for_the_batch_s_other_checks(tmp_path):
     try:
         holder = subprocess.Popen([sys.executable, "-c", f"""
 import time
-from grader import machine
+from dlgrade.grader.boundary import machine
 machine.share({str(tmp_path)!r})
 with machine.shared():
     print("holding", flush=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.nbgrader_bridge import code_cells, generate, module_source, notebooks_to_layout
+from dlgrade.grader.grading.notebooks import code_cells, module_source, notebooks_to_layout
+from dlgrade.grader.integrations.nbgrader_bridge import generate
 
 nbgrader = pytest.importorskip("nbgrader", reason="nbgrader is in the test extra")
 pytest.importorskip("ipykernel", reason="nbgrader's autograde needs a Python kernel")
@@ -71,7 +72,7 @@ def test_generated_notebooks_round_trip_through_nbgrader(tmp_path):
     assert not [o for o in outputs if o.get("name") == "stderr" or o["output_type"] == "error"]
 
     # The same submitted/ folder is graded by `dlgrade grade` (notebooks turned into modules).
-    from grader.batch import discover
+    from dlgrade.grader.grading.discovery import discover
 
     found = {d.name: d for d in discover(course / "submitted", tmp_path / "work", [ASSIGNMENT])}
     assert set(found) == {"filled", "buggy"} and not found["buggy"].problem
@@ -82,7 +83,7 @@ def test_module_source_keeps_functions_and_drops_experiments():
     cells = ["%matplotlib inline\nimport numpy as np\nEPS = 1e-8",
              "def f(x):\n    return x + EPS\n\nprint(f(1))\ny = f(np.ones(3))",
              "def broken(:\n    pass",
-             "from grader.nbgrader_bridge import points_earned\nfrom layers import affine_forward"]
+             "from dlgrade.grader.integrations.nbgrader_bridge import points_earned\nfrom layers import affine_forward"]
     source = module_source(cells, siblings={"layers"})
     assert "import numpy as np" in source and "EPS = 1e-08" in source and "def f(x)" in source
     assert "print" not in source and "y = " not in source and "broken" not in source
@@ -94,7 +95,7 @@ def test_check_a_notebook_directly(tmp_path):
     layout = notebooks_to_layout([notebook], tmp_path / "layout")
     assert (layout / ASSIGNMENT / f"{MODULE}.py").is_file()
     assert len(code_cells(notebook)) > 1
-    run = subprocess.run([sys.executable, "-m", "grader.cli", "check", "softmax", "mse_loss", "--path", str(notebook),
+    run = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "check", "softmax", "mse_loss", "--path", str(notebook),
                           "--json", str(tmp_path / "v.json")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
     assert json.loads((tmp_path / "v.json").read_text())["score"] == 2

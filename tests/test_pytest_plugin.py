@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import ASSIGNMENTS_DIR
 
 #: A few exercises, so the test stays quick; the plugin handles every one the same way.
 SUBSET = ["--dlgrade-select=relu_forward", "--dlgrade-select=relu_backward", "--dlgrade-select=softmax_loss"]
@@ -22,9 +22,9 @@ def _course_repository(root: Path, solutions: bool) -> Path:
         shutil.copytree(ASSIGNMENTS_DIR / "a1_backprop", root / "a1_backprop",
                         ignore=shutil.ignore_patterns("__pycache__"))
     else:
-        subprocess.run([sys.executable, "-m", "grader.cli", "release", str(root), "a1_backprop"], check=True,
+        subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "release", str(root), "a1_backprop"], check=True,
                        capture_output=True)
-    subprocess.run([sys.executable, "-m", "grader.cli", "ci-template", str(root / ".github/workflows/dlgrade.yml")],
+    subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "ci-template", str(root / ".github/workflows/dlgrade.yml")],
                    check=True, capture_output=True)
     (root / "pytest.ini").write_text("[pytest]\ndlgrade = true\n")
     return root
@@ -62,7 +62,7 @@ def test_check_writes_the_classroom_result_the_workflow_reports(tmp_path):
     import json
 
     env = {**os.environ, "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
-    run = subprocess.run([sys.executable, "-m", "grader.cli", "check", "relu_forward", "--path", str(ASSIGNMENTS_DIR),
+    run = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "check", "relu_forward", "--path", str(ASSIGNMENTS_DIR),
                           "--profile", "grading", "--classroom", str(tmp_path / "classroom.json")],
                          env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

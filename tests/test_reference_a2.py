@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from reference.regularization import (batchnorm, batchnorm_running_stats, compute_fans, dropout,
+from dlgrade.reference.regularization import (batchnorm, batchnorm_running_stats, compute_fans, dropout,
                                       initializer_distribution, layernorm)
 
 SEED = 1234

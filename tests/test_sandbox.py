@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import wire
-from grader.cli import run_checks
-from grader.sandbox import WORKER_UIDS, SandboxedSubmission, bwrap_path
-from grader.submission import Handle
+from dlgrade.grader.boundary import wire
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.boundary.sandbox import WORKER_UIDS, SandboxedSubmission, bwrap_path
+from dlgrade.grader.boundary.submission import Handle
 from helpers import planted
 
 A1 = "a1_backprop"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import run_checks
-from grader.report import to_json
+from dlgrade.grader.grading.session import run_checks
+from dlgrade.grader.outputs.report import to_json
 from helpers import planted
 
 #: Each hostile function writes the values it was given to this file (in-process runs only),
@@ -157,7 +157,7 @@ def test_keys_a_submission_makes_up_are_told_only_where_examples_are_shown(tmp_p
 
 
 def test_shapes_a_mistake_gives_are_shown_at_the_grading_profile_and_others_are_not():
-    from checkers.compare import count_text, shape_text
+    from dlgrade.checkers.compare import count_text, shape_text
 
     for mistake in [(5, 4), (1, 4, 5), (20,), (4,), (4, 5, 1), (0,)]:
         assert shape_text(mistake, (4, 5)) == str(mistake)

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from checkers.exercise import BACKWARD_NOT_CHECKED
-from checkers.profiles import get_profile
-from checkers.registry import all_exercises, contract_module
-from checkers.runner import check_exercise
-from grader.report import exercise_json, verdict
-from grader.submission import InProcessSubmission
+from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED
+from dlgrade.checkers.profiles import get_profile
+from dlgrade.checkers.registry import all_exercises, contract_module
+from dlgrade.checkers.runner import check_exercise
+from dlgrade.grader.outputs.report import exercise_json, verdict
+from dlgrade.grader.boundary.submission import InProcessSubmission
 from helpers import copy_solutions
 
 #: The forward's first output, made wrong in two ways taken in turn: one element short along the

@@ -9,15 +9,15 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-import reference.layers as ref_layers
-import reference.losses as ref_losses
-import reference.net as ref_net
-from checkers.compare import assert_matches
-from checkers.exercise import Case, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
-from checkers.properties import (UNSTABLE_EXP, Target, Variant, call_target, convention, examples, function, layer, loss,
+import dlgrade.reference.layers as ref_layers
+import dlgrade.reference.losses as ref_losses
+import dlgrade.reference.net as ref_net
+from dlgrade.checkers.compare import assert_matches
+from dlgrade.checkers.exercise import Case, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import evaluate
+from dlgrade.checkers.properties import (UNSTABLE_EXP, Target, Variant, call_target, convention, examples, function, layer, loss,
                                  require_like, stability)
-from checkers.strategies import (batch_sizes, cases, dims, elementwise_cases, labels, optional, spread_rows,
+from dlgrade.checkers.strategies import (batch_sizes, cases, dims, elementwise_cases, labels, optional, spread_rows,
                                  spread_values, values)
 
 A = "a1_backprop"

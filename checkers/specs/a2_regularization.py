@@ -18,16 +18,16 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-import reference.regularization as ref
-from checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array
-from checkers.exercise import BACKWARD_NOT_CHECKED, Case, Exercise, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
-from checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, INDEPENDENT_CACHES, Target,
+import dlgrade.reference.regularization as ref
+from dlgrade.checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array
+from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Exercise, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import evaluate
+from dlgrade.checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, INDEPENDENT_CACHES, Target,
                                  backward_properties, best_effort, call_target, examples, explain_interference,
                                  inputs_unchanged, layer, mistake_hints, mixed_scales, not_sharing_memory, on_float32,
                                  output_properties, require_like)
-from checkers.strategies import batch_sizes, cases, dims, optional, seeds, spread_groups, upstream, values
-from grader.submission import SeededGenerator
+from dlgrade.checkers.strategies import batch_sizes, cases, dims, optional, seeds, spread_groups, upstream, values
+from dlgrade.grader.boundary.submission import SeededGenerator
 
 A = "a2_regularization"
 

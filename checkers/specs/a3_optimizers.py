@@ -18,15 +18,15 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-import reference.optim as ref
-from checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, require_array, require_scalar,
-                              values_close)
-from checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
-from checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, best_effort, explain_interference,
+import dlgrade.reference.optim as ref
+from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, require_array,
+                                      require_scalar, values_close)
+from dlgrade.checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import evaluate
+from dlgrade.checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, best_effort, explain_interference,
                                  inputs_unchanged, not_sharing_memory, on_float32)
-from checkers.strategies import cases, dims, values
-from grader.submission import CallOutcome
+from dlgrade.checkers.strategies import cases, dims, values
+from dlgrade.grader.boundary.submission import CallOutcome
 
 A = "a3_optimizers"
 MODULE = "optim"

@@ -17,13 +17,13 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-import reference.cnn as ref
-from checkers.compare import assert_matches, require_array
-from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
-from checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, forward_for_backward,
+import dlgrade.reference.cnn as ref
+from dlgrade.checkers.compare import assert_matches, require_array
+from dlgrade.checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import evaluate
+from dlgrade.checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, forward_for_backward,
                                  layer, mistake_hints, mixed_scales, require_like)
-from checkers.strategies import seeds, spread_groups, upstream, values
+from dlgrade.checkers.strategies import seeds, spread_groups, upstream, values
 
 A = "a4_cnn"
 MODULE = "conv"

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-import reference.rnn as ref
-from checkers.compare import assert_matches, values_close
-from checkers.exercise import Case, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
-from checkers.properties import (Target, call_target, gradient_names, layer, loss, mistake_hints, require_like,
+import dlgrade.reference.rnn as ref
+from dlgrade.checkers.compare import assert_matches, values_close
+from dlgrade.checkers.exercise import Case, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import evaluate
+from dlgrade.checkers.properties import (Target, call_target, gradient_names, layer, loss, mistake_hints, require_like,
                                  stability, unpack_gradients)
-from checkers.strategies import cases, labels, spread_rows, upstream, values
+from dlgrade.checkers.strategies import cases, labels, spread_rows, upstream, values
 
 A = "a5_rnn"
 M = "rnn_layers"

@@ -14,13 +14,13 @@ from functools import partial
 import numpy as np
 from hypothesis import strategies as st
 
-import reference.attention as ref
-from checkers.compare import assert_matches
-from checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
-from checkers.oracle import evaluate
-from checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, layer, output_properties,
+import dlgrade.reference.attention as ref
+from dlgrade.checkers.compare import assert_matches
+from dlgrade.checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
+from dlgrade.checkers.oracle import evaluate
+from dlgrade.checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, layer, output_properties,
                                  require_like, stability)
-from checkers.strategies import cases, spread_rows, values
+from dlgrade.checkers.strategies import cases, spread_rows, values
 
 A = "a6_attention"
 small = st.integers(1, 4)

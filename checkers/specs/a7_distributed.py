@@ -1,7 +1,7 @@
 """a7_distributed: all-reduce over a list of devices, the ring on a real process group, data parallelism.
 
 The student's functions take torch tensors, so every call goes through a trusted adapter of
-`grader.tensor_driver` (sent arrays become tensors on the named devices; the ring runs one forked
+`grader.boundary.tensor_driver` (sent arrays become tensors on the named devices; the ring runs one forked
 process per rank on loopback with gloo, counting the bytes each rank sends and trapping the
 collectives). Values are judged here, against `reference.parallel`.
 
@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from checkers.exercise import Case, Context, Exercise, Property, PropertyFailure
-from reference.parallel import allreduce_sum, sgd_step, shard_sizes, sum_tolerance
+from dlgrade.checkers.exercise import Case, Context, Exercise, Property, PropertyFailure
+from dlgrade.grader.boundary.tensor_driver import LOSSES
+from dlgrade.reference.parallel import allreduce_sum, sgd_step, shard_sizes, sum_tolerance
 
 A7, MODULE = "a7_distributed", "parallel"
 DTYPES = ("float32", "float64", "int64")
@@ -413,7 +414,7 @@ def _step_identical(ctx, case):
 def _step_matches(ctx, case, devices=None):
     params, X, y, result = _step_run(ctx, case, devices)
     lr, loss, parts = case.args["lr"], case.args["loss"], len(result["params"])
-    want = sgd_step(params, X, y, lr, loss)
+    want = sgd_step(params, X, y, lr, LOSSES[loss])
     grads = [(p - w) * X.shape[0] / lr for p, w in zip(params, want)]  # the summed gradient
     shard = shard_sizes(X.shape[0], parts)[0]
     known = {AVERAGED: [p - lr / X.shape[0] * g / parts for p, g in zip(params, grads)],

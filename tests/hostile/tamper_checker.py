@@ -1,7 +1,7 @@
 """Attacks relu_forward by tampering with the checker from inside the worker.
 
 It tries to import the checker, the grader and the references and patch them (in the sandbox
-they are not importable), then patches the worker's own runtime copy of grader.submission:
+they are not importable), then patches the worker's own runtime copy of grader.boundary.submission:
 `to_plain` and `InProcessSubmission.call` are replaced so that every relu_forward call reports
 success with a canned, correct-looking value (non-negative, float64), and the worker's wire
 answer claims a pass. The trusted side must judge the value it receives against its own reference.
@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 
-for _name in ("checkers", "checkers.compare", "checkers.runner", "grader.cli", "grader.report", "reference"):
+for _name in ("dlgrade.checkers", "dlgrade.checkers.compare", "dlgrade.checkers.runner", "dlgrade.grader.cli",
+              "dlgrade.grader.outputs.report", "dlgrade.reference", "dlgrade.assignments"):
     try:
         __import__(_name)
     except BaseException:
@@ -25,8 +26,8 @@ for _name in ("checkers", "checkers.compare", "checkers.runner", "grader.cli", "
                 pass
 
 try:
-    import grader.submission as _gs
-    import grader.worker as _gw
+    import dlgrade.grader.boundary.submission as _gs
+    import dlgrade.grader.boundary.worker as _gw
 
     _real_call = _gs.InProcessSubmission.call
     _real_to_plain = _gs.to_plain

@@ -1,6 +1,6 @@
 """Confinement the worker puts on itself, before any student code runs, where bubblewrap is missing.
 
-Everything here is called by the worker's start-up code (grader/worker.py), which the trusted side
+Everything here is called by the worker's start-up code (grader/boundary/worker.py), which the trusted side
 wrote and which runs before the first student module is imported; from then on the restrictions
 hold for the worker and everything it forks, and nothing the submission does can lift them.
 

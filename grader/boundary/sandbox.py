@@ -1,7 +1,7 @@
 """Student code in separate, confined worker processes, behind the same `Submission` interface.
 
 The trusted process (this one) draws inputs, computes every verdict and writes every result; a
-worker (grader/worker.py) only imports the student's modules and runs calls. There is one worker
+worker (grader/boundary/worker.py) only imports the student's modules and runs calls. There is one worker
 per assignment, and one at a time per submission (a1 forbids torch, a7 is written in it: each
 worker sees exactly what its assignment allows). A worker:
 
@@ -12,13 +12,13 @@ worker sees exactly what its assignment allows). A worker:
 - is confined with bubblewrap where it is installed: a read-only file system holding only the
   Python installation (without the packages its assignment forbids) and the two copies, private
   /tmp and /dev/shm of bounded size, no network, its own PID namespace, and it dies with the
-  grader. Without bubblewrap it confines itself with Landlock (grader.confine): read-only the
+  grader. Without bubblewrap it confines itself with Landlock (grader.boundary.confine): read-only the
   Python installation (forbidden packages left out) and its copies, writable only its private
   temporary folder, no TCP, a private network namespace where the kernel allows one, no signals
   outside. Where neither exists it runs with the limits alone, and says so;
 - runs as a uid of its own when the grader is root, so the kernel's process limit is per worker;
 - is held to limits per submission, not per process: memory and temporary files of all its
-  processes together, the number of its processes (grader.worker_tree), taken from the course's
+  processes together, the number of its processes (grader.boundary.worker_tree), taken from the course's
   manifest of the assignment graded, never from what the submission ships;
 - is charged the CPU time of its whole process tree, read by this process from the kernel
   (cgroup v2 accounting, or /proc), never what the worker reports. A generous wall-clock
@@ -48,11 +48,11 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from grader import confine, intake, wire
-from grader.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
-                               blame_the_machine, forbidden_imports, raw_allowance, run_delay)
-from grader.worker_tree import (Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid, remove_stale_cgroups,
-                                unlinked_file_bytes)
+from dlgrade.grader.boundary import confine, intake, wire
+from dlgrade.grader.boundary.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
+                                                blame_the_machine, forbidden_imports, raw_allowance, run_delay)
+from dlgrade.grader.boundary.worker_tree import (Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid,
+                                                 remove_stale_cgroups, unlinked_file_bytes)
 
 #: Workers started by root run as unprivileged user ids from this range, one of their own each,
 #: so that no worker can signal another or use up another's process limit.
@@ -71,7 +71,12 @@ SEND_TIMEOUT = 5.0
 MAX_MODULES, MAX_MODULE_BYTES = 200, 4 << 20
 _WORKER_MODULES = ("submission.py", "wire.py", "worker.py", "tensor_driver.py", "confine.py")
 _PRIVATE_PREFIX = "dlgrade-sandbox-"
-_COURSE_PACKAGES = ("assignments", "reference", "checkers", "grader")
+#: The kit, hidden from every worker, and each package mapped into it (an editable install finds
+#: those where their folders are, apart from one another).
+_KIT_PACKAGES = ("dlgrade", "dlgrade.assignments", "dlgrade.reference", "dlgrade.checkers", "dlgrade.grader")
+#: Where the worker's modules sit in its runtime folder: their own package path, so that they
+#: import one another as they do here.
+_WORKER_PACKAGE = ("dlgrade", "grader", "boundary")
 _NVIDIA_CONTROL = ("/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset")
 _notices_given: set[str] = set()
 _stale_checked = False
@@ -100,7 +105,7 @@ def _manifest(assignment: str) -> dict:
     """The course's manifest of `assignment` (never a submission's copy); {} if it has none."""
     import tomllib
 
-    from assignments import ASSIGNMENTS_DIR
+    from dlgrade.assignments import ASSIGNMENTS_DIR
 
     path = ASSIGNMENTS_DIR / assignment / "manifest.toml"
     if not path.is_file():
@@ -140,7 +145,7 @@ def landlock_abi() -> int:
     """The Landlock ABI of this kernel; 0 where it has none (or DLGRADE_NO_LANDLOCK is set, for testing)."""
     if os.environ.get("DLGRADE_NO_LANDLOCK"):
         return 0
-    from grader.confine import landlock_abi as abi
+    from dlgrade.grader.boundary.confine import landlock_abi as abi
 
     return abi()
 
@@ -195,8 +200,8 @@ def installation_paths() -> list[str]:
 
 
 def hidden_locations(packages) -> list[str]:
-    """Where the named top-level packages (or modules) are installed, in the Python installation:
-    folders and single-file modules, as found on sys.path."""
+    """Where the named packages (or modules; dotted names too) are installed, in the Python
+    installation: folders and single-file modules, as found on sys.path."""
     prefixes = tuple(installation_paths())
     found = []
     for name in sorted(set(packages)):
@@ -209,10 +214,11 @@ def hidden_locations(packages) -> list[str]:
             locations |= set(spec.submodule_search_locations or [])
             if spec.origin and spec.origin not in ("built-in", "frozen") and not spec.submodule_search_locations:
                 locations.add(spec.origin)
+        relative = name.replace(".", os.sep)
         for entry in sys.path:
             if entry and os.path.isdir(entry):
-                locations |= {p for p in glob.glob(os.path.join(glob.escape(entry), name))
-                              + glob.glob(os.path.join(glob.escape(entry), f"{name}.*")) if not p.endswith(".pth")}
+                locations |= {p for p in glob.glob(os.path.join(glob.escape(entry), relative))
+                              + glob.glob(os.path.join(glob.escape(entry), f"{relative}.*")) if not p.endswith(".pth")}
         found += [os.path.realpath(p) for p in locations
                   if os.path.exists(p) and os.path.realpath(p).startswith(prefixes)]
     return sorted(set(found))
@@ -464,7 +470,7 @@ class SandboxedSubmission(Submission):
             _notice(f"bubblewrap (bwrap) not found and Landlock unavailable: {exposure('none')}. "
                     "Student code runs in a separate process with resource limits only.")
         self._folder = _PrivateFolder()
-        # The submission is read once, through grader.intake (names checked, links followed only
+        # The submission is read once, through grader.boundary.intake (names checked, links followed only
         # inside it: one that leaves it raises intake.Refused), into a copy only this process
         # reads; each assignment's worker gets its modules from that copy.
         try:
@@ -475,10 +481,12 @@ class SandboxedSubmission(Submission):
             self._folder.remove()
             raise
         self._runtime = self._folder.path / "runtime"
-        (self._runtime / "grader").mkdir(parents=True)
-        (self._runtime / "grader" / "__init__.py").write_text("")
+        package = self._runtime.joinpath(*_WORKER_PACKAGE)
+        package.mkdir(parents=True)
+        for depth in range(2, len(_WORKER_PACKAGE) + 1):  # dlgrade itself is a namespace package
+            self._runtime.joinpath(*_WORKER_PACKAGE[:depth], "__init__.py").write_text("")
         for name in _WORKER_MODULES:
-            shutil.copyfile(Path(__file__).parent / name, self._runtime / "grader" / name)
+            shutil.copyfile(Path(__file__).parent / name, package / name)
         for p in [self._runtime, *self._runtime.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
         self._workers: dict[str, _Worker] = {}
@@ -593,7 +601,7 @@ class _Worker:
     def __init__(self, owner: SandboxedSubmission, assignment: str):
         self.owner, self.assignment = owner, assignment
         self.limits = owner.limits or course_limits(assignment)
-        self.hidden = hidden_locations([*owner.forbidden.get(assignment, ()), *_COURSE_PACKAGES])
+        self.hidden = hidden_locations([*owner.forbidden.get(assignment, ()), *_KIT_PACKAGES])
         self.gpus = gpu_devices() if self.limits.gpus else []
         root = os.getuid() == 0
         # Root's workers get a uid of their own. Without bubblewrap, an installation only root
@@ -652,7 +660,7 @@ class _Worker:
         runtime = "/opt/dlgrade/runtime" if bwrap else str(self.owner._runtime)
         inside = "/opt/dlgrade/submission" if bwrap else str(self.home / "submission")
         bootstrap = (f"import sys; sys.path.insert(0, {runtime!r}); "
-                     f"from grader.worker import serve; serve({requests_read}, {answers_write})")
+                     f"from dlgrade.grader.boundary.worker import serve; serve({requests_read}, {answers_write})")
         jail = bwrap_arguments(bwrap, str(self.owner._runtime), str(self.home / "submission"), self.hidden,
                                self.limits.tmp_bytes, self.gpus) if bwrap else []
         private_tmp = "/tmp" if bwrap else str(tmp)

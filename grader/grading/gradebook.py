@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     seconds REAL NOT NULL,          -- wall time of its grading
     student_seconds REAL NOT NULL,  -- of which inside student code
     graded_at TEXT NOT NULL,
-    result TEXT NOT NULL            -- the JSON result (see grader.batch.grade_one)
+    result TEXT NOT NULL            -- the JSON result (see grader.grading.batch.grade_one)
 );
 """
 

@@ -1,11 +1,11 @@
 """The instructor's report: one self-contained HTML page about a graded batch.
 
-Read from the SQLite gradebook alone (grader.gradebook): the score distribution, each exercise's
+Read from the SQLite gradebook alone (grader.grading.gradebook): the score distribution, each exercise's
 pass rate, the failing properties and hints most common across the class (the mistakes to
 explain in the next lecture), and the grading time per submission. Charts are drawn by
 matplotlib with the Agg backend and inlined as SVG, so the page needs no other file and no network.
 Submission names and hints come from submissions: HTML cells are written through
-grader.escape.html and chart labels through grader.escape.plot_label, drawn with usetex off.
+grader.outputs.escape.html and chart labels through grader.outputs.escape.plot_label, drawn with usetex off.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from grader import escape
+from dlgrade.grader.outputs import escape
 
 #: How many of the most common failures and hints the page lists.
 TOP = 12
@@ -25,7 +25,7 @@ TOP = 12
 
 def build_report(db_path: Path | str) -> str:
     """The report of the gradebook at `db_path`, as an HTML page."""
-    from grader.export import load_results
+    from dlgrade.grader.outputs.export import load_results
 
     results = load_results(db_path)
     graded = [r for r in results if r["status"] == "graded"]

@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from dlgrade.grader.boundary.wire import Handle, SeededGenerator  # the values that cross as references and seeds
+
 #: CPU seconds one call may take before it is stopped, unless the caller says otherwise.
 DEFAULT_CALL_TIMEOUT = 20.0
 #: How long the checker may wait on student code of a CPU budget of B seconds: WAIT_FACTOR * B +
@@ -52,7 +54,7 @@ WAIT_SLACK = 2.0
 #: Against what that count cannot see (or code that stays runnable without running): a call is
 #: also stopped after RAW_WAIT_FACTOR times its waiting allowance plus RAW_WAIT_SLACK seconds of
 #: plain wall-clock time; with little CPU used, the machine is blamed and the exercise checked
-#: again alone (see grader.machine).
+#: again alone (see grader.boundary.machine).
 RAW_WAIT_FACTOR = 5.0
 RAW_WAIT_SLACK = 10.0
 #: A submission may be waited for, in all, the sum of its exercises' CPU budgets plus this many
@@ -60,24 +62,6 @@ RAW_WAIT_SLACK = 10.0
 OVERALL_SLACK = 10.0
 #: How much of a student's printed output is kept for the failure message.
 MAX_CAPTURED_OUTPUT = 2000
-
-
-@dataclass(frozen=True)
-class Handle:
-    """An opaque reference to an object kept on the submission's side (a layer's cache)."""
-
-    id: int
-
-
-@dataclass(frozen=True)
-class SeededGenerator:
-    """A numpy random generator sent as its seed: the student's side receives
-    `np.random.default_rng(seed)`, a fresh one for every call."""
-
-    seed: int
-
-    def make(self) -> np.random.Generator:
-        return np.random.default_rng(self.seed)
 
 
 @dataclass(frozen=True)
@@ -173,7 +157,7 @@ class Submission(ABC):
         """Call `function(*args, **kwargs)` on the student's side and return a plain outcome.
 
         keep: positions in the returned tuple that stay on the student's side as Handles.
-        via: the name of a trusted adapter in `grader.tensor_driver` that makes the call instead,
+        via: the name of a trusted adapter in `grader.boundary.tensor_driver` that makes the call instead,
         as `adapter(function, *args, **kwargs)` (torch exercises: plain arrays become tensors,
         process groups are started, and plain arrays come back).
         Numpy floating-point errors (overflow, invalid, divide by zero) are reported in
@@ -427,7 +411,7 @@ class InProcessSubmission(Submission):
             return CallOutcome(error=status)
         fn = getattr(self._modules[(assignment, module)], function)
         if via is not None:
-            from grader.tensor_driver import adapter
+            from dlgrade.grader.boundary.tensor_driver import adapter
             fn = adapter(via, fn)
         cpu_limit = self.time_left(timeout)
         wall_limit = self.wall_left(timeout)
@@ -541,7 +525,7 @@ def forbidden_imports() -> dict[str, list[str]]:
     """Per assignment, the packages it forbids, from the course's manifests."""
     import tomllib
 
-    from assignments import ASSIGNMENTS_DIR
+    from dlgrade.assignments import ASSIGNMENTS_DIR
 
     found = {}
     for manifest in ASSIGNMENTS_DIR.glob("*/manifest.toml"):

@@ -1,13 +1,13 @@
 """The sandboxed worker: runs a student's modules and answers calls over a pipe.
 
-It is started by `grader.sandbox.SandboxedSubmission` (inside bubblewrap where available), reads
-requests from one inherited pipe and writes answers to another (see grader.wire). Standard output and
+It is started by `grader.boundary.sandbox.SandboxedSubmission` (inside bubblewrap where available), reads
+requests from one inherited pipe and writes answers to another (see grader.boundary.wire). Standard output and
 error go to /dev/null, so nothing a student prints can corrupt the channel. Everything here runs
 next to untrusted code: the trusted side treats every answer as untrusted data.
 
 The first message configures the worker: {"root", "forbidden", "call_timeout", "drop_to_uid",
 "keep_file_access", "network", "landlock"}. Before any student code runs, the worker confines
-itself as told (grader.confine: a private network, Landlock, an unprivileged uid of its own) and
+itself as told (grader.boundary.confine: a private network, Landlock, an unprivileged uid of its own) and
 answers {"ready", "uid", "network", "landlock", "seccomp"}, saying what it put in place.
 
 Requests: {"op": "status", assignment, module, function, timeout}, {"op": "call", assignment,
@@ -37,7 +37,7 @@ class _ForbiddenFinder:
 
 def _confine(config: dict) -> dict:
     """Put in place the restrictions `config` asks for; what was put in place."""
-    from grader import confine
+    from dlgrade.grader.boundary import confine
 
     done = {"network": "", "landlock": 0}
     if config.get("die_with_parent"):
@@ -84,8 +84,8 @@ def serve(requests_fd: int, answers_fd: int) -> None:
     # files may no longer all be readable.
     import numpy  # noqa: F401
 
-    from grader import wire
-    from grader.submission import CallOutcome, Handle, InProcessSubmission, StudentError
+    from dlgrade.grader.boundary import wire
+    from dlgrade.grader.boundary.submission import CallOutcome, Handle, InProcessSubmission, StudentError
 
     requests = os.fdopen(requests_fd, "rb")
     answers = os.fdopen(answers_fd, "wb")

@@ -129,7 +129,7 @@ def markdown_code(content: Iterable[str], info: str = "text") -> list[str]:
 
 def plot_label(value: Any, limit: int = 60) -> str:
     """Text for a matplotlib label: single-line, at most `limit` characters, `$` escaped so that
-    mathtext never parses it (draw with `text.usetex` off as well: see grader.instructor_report)."""
+    mathtext never parses it (draw with `text.usetex` off as well: see grader.outputs.instructor_report)."""
     s = one_line(value)
     s = s if len(s) <= limit else s[:limit - 1] + "…"
     return s.replace("$", r"\$")

@@ -1,6 +1,6 @@
 """Trusted adapters that call a student's torch functions (assignment a7_distributed).
 
-Only plain values cross the call boundary (grader.wire), so these adapters run next to the
+Only plain values cross the call boundary (grader.boundary.wire), so these adapters run next to the
 student's code (in the sandboxed worker, or in this process with --no-sandbox): they turn the
 arrays they are sent into tensors on the named devices, call the student's function, and give
 back plain arrays and counts. `ring` starts a real `torch.distributed` process group: one forked
@@ -130,7 +130,7 @@ def ring(function: Callable, inputs: list, backend: str = "gloo", timeout: float
     {"ranks": [per rank: values after each call, bytes sent per call, collectives called, what
     each call returned], "error": "" or what went wrong (an exception, a rank that never
     answered)}. No rank outlives the call."""
-    from grader import wire
+    from dlgrade.grader.boundary import wire
 
     n = len(inputs)
     fd, store = tempfile.mkstemp(prefix="dlgrade-ring-")
@@ -208,7 +208,7 @@ def _quiet() -> None:
 
 def _collect(pipes: list, deadline: float) -> list:
     """Each rank's decoded answer, or None for a rank that did not answer before the deadline."""
-    from grader import wire
+    from dlgrade.grader.boundary import wire
 
     buffers = {p: bytearray() for p in pipes}
     open_pipes = set(pipes)

@@ -22,11 +22,10 @@ import json
 import math
 import re
 import struct
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
-
-from grader.submission import Handle, SeededGenerator
 
 #: The largest JSON header either side accepts. It holds structure and small values (numbers,
 #: messages a few kilobytes long); the arrays travel as raw bytes after it.
@@ -45,6 +44,24 @@ MAX_ARRAY_BYTES = 64 << 20
 MAX_MESSAGE_BYTES = MAX_HEADER_BYTES + MAX_ARRAY_BYTES
 _NUMERIC_KINDS = set("biufc")
 _BRACKET = re.compile(rb"[\[\]{}]")
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An opaque reference to an object kept on the submission's side (a layer's cache)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class SeededGenerator:
+    """A numpy random generator sent as its seed: the student's side receives
+    `np.random.default_rng(seed)`, a fresh one for every call."""
+
+    seed: int
+
+    def make(self) -> np.random.Generator:
+        return np.random.default_rng(self.seed)
 
 
 class WireError(ValueError):

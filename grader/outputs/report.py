@@ -9,10 +9,11 @@ from typing import Any, Mapping, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from checkers.exercise import BACKWARD_NOT_CHECKED, ExerciseResult
-from checkers.profiles import GradingProfile
-from grader.escape import console as escape
-from grader.escape import json_ready
+from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, ExerciseResult
+from dlgrade.checkers.profiles import GradingProfile
+from dlgrade.grader.grading.session import exercise_json, score, to_json  # noqa: F401 (the JSON form, with the verdicts)
+from dlgrade.grader.outputs.escape import console as escape
+from dlgrade.grader.outputs.escape import json_ready
 
 _STATUS_WORDS = {"missing": "missing", "module_error": "module error", "forbidden": "forbidden import",
                  "not_implemented": "not implemented"}
@@ -51,16 +52,11 @@ def _coloured(words: str) -> str:
     return f"[{colour}]{words}[/]"
 
 
-def score(results: Sequence[ExerciseResult]) -> tuple[float, float]:
-    """(points earned, points possible)."""
-    return round(sum(r.points for r in results), 2), round(sum(r.max_points for r in results), 2)
-
-
 def print_results(results: Sequence[ExerciseResult], console: Console, title: str = "", details: bool = True) -> None:
     """The table of exercises, then each failure: property, input, values, diagnosis, hint, replay.
 
     Every text is plain (rich markup in it prints as it is), one line per line, and neutralised
-    for CI logs (grader.escape.console): student messages cannot style, move the cursor or issue
+    for CI logs (grader.outputs.escape.console): student messages cannot style, move the cursor or issue
     workflow commands."""
     table = Table(title=escape(title) if title else None, show_lines=False)
     for column in ("exercise", "assignment", "points", "verdict"):
@@ -127,38 +123,6 @@ def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str
         if replay and p.get("replay"):
             lines.append(f"    replay: {p['replay']}")
     return lines
-
-
-def exercise_json(r: ExerciseResult) -> dict:
-    """One exercise's verdict as plain data."""
-    return {
-        "name": r.name,
-        "assignment": r.assignment,
-        "points": r.points,
-        "max_points": r.max_points,
-        "passed": r.passed,
-        "status": r.status,
-        "reason": r.reason,
-        **({"note": r.note} if r.note else {}),
-        "seconds": round(r.seconds, 4),
-        "student_seconds": round(r.student_seconds, 4),
-        "properties": [{"name": p.name, "passed": p.passed, "checked": p.checked, "essential": p.essential,
-                        "weight": p.weight, "message": p.message, "hints": p.hints, "replay": p.replay,
-                        **({"skipped": True} if p.skipped else {})}
-                       for p in r.properties],
-    }
-
-
-def to_json(results: Sequence[ExerciseResult], profile: GradingProfile) -> dict:
-    """The JSON form: score, max_score, and each exercise with its properties."""
-    earned, possible = score(results)
-    return {
-        "score": earned,
-        "max_score": possible,
-        "profile": profile.name,
-        "seed": profile.seed if profile.reveal_examples else None,
-        "exercises": [exercise_json(r) for r in results],
-    }
 
 
 def write_json(results: Sequence[ExerciseResult], profile: GradingProfile, path: Path) -> None:

@@ -78,16 +78,13 @@ def shown(value: object, limit: int = 80) -> str:
 
 
 def known_modules(assignments: Iterable[str] | None = None) -> dict[str, frozenset[str]]:
-    """The course's assignments (all, or those of `assignments`) and the modules of each, from
-    the registry: the only assignment folders a graded copy may hold."""
-    from checkers.registry import all_exercises
+    """The course's assignments (all, or those of `assignments`) and the modules of each, as the
+    course's folders hold them (tests/test_layers.py checks they are the registry's): the only
+    assignment folders a graded copy may hold."""
+    from dlgrade.assignments import course_modules
 
     wanted = None if assignments is None else set(assignments)
-    modules: dict[str, set[str]] = {}
-    for e in all_exercises():
-        if wanted is None or e.assignment in wanted:
-            modules.setdefault(e.assignment, set()).add(e.module)
-    return {a: frozenset(m) for a, m in modules.items()}
+    return {a: m for a, m in course_modules().items() if wanted is None or a in wanted}
 
 
 def checked_module(assignment: object, module: object, known: Mapping[str, frozenset[str]]) -> tuple[str, str]:
@@ -104,7 +101,7 @@ def display_name(raw: str) -> str:
     (a file name may hold any bytes) gets U+FFFD in place of those bytes and a digest of the
     bytes, so that two such names stay apart whatever else the folder holds; a name longer than
     MAX_DISPLAY_NAME is shortened, with a digest of the whole. Escaping for each output is
-    grader.escape's job."""
+    grader.outputs.escape's job."""
     raw_bytes = os.fsencode(raw)
     text = raw_bytes.decode("utf-8", "replace")
     if text.encode("utf-8") != raw_bytes:

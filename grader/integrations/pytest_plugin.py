@@ -51,7 +51,7 @@ class _DlgradeSession:
         self.results = {}
 
     def pytest_collection_modifyitems(self, session, config, items):
-        from checkers.registry import all_exercises, select
+        from dlgrade.checkers.registry import all_exercises, select
 
         names = config.getoption("--dlgrade-select")
         if names:
@@ -69,9 +69,9 @@ class _DlgradeSession:
     def verdict(self, exercise):
         """The exercise's result, checked on first use (one hypothesis run per property)."""
         if exercise.name not in self.results:
-            from checkers.profiles import get_profile
-            from checkers.runner import check_exercise
-            from grader.submission import InProcessSubmission
+            from dlgrade.checkers.profiles import get_profile
+            from dlgrade.checkers.runner import check_exercise
+            from dlgrade.grader.boundary.submission import InProcessSubmission
 
             profile = get_profile(self.profile)
             with InProcessSubmission(self.path) as submission:
@@ -112,7 +112,7 @@ class ExerciseProperty(pytest.Item):
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, ExercisePropertyFailed):
-            from grader.escape import ci_log, visible
+            from dlgrade.grader.outputs.escape import ci_log, visible
 
             # The message quotes student text, and pytest's report goes to the terminal or a CI log.
             return ci_log(visible(f"{self.exercise.name} ({self.exercise.points:g} points): {self.prop}\n"

@@ -1,4 +1,4 @@
-"""Confinement the worker puts on itself, before any student code runs, where bubblewrap is missing.
+"""Confinement the worker puts on itself, before any student code runs (inside bubblewrap too).
 
 Everything here is called by the worker's start-up code (grader/boundary/worker.py), which the trusted side
 wrote and which runs before the first student module is imported; from then on the restrictions
@@ -313,31 +313,38 @@ def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int,
     64-bit kernel, x32) the process is killed; each denied call returns EPERM; socket() is allowed
     for AF_INET, AF_INET6 and routing netlink where `allow_inet` (a private loopback), else denied."""
     numbers = _SYSCALL_NUMBERS[machine]
-    deny = (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM)
     program = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARCH), (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[machine]),
                (_BPF_RET_K, 0, 0, _RET_KILL_PROCESS), (_BPF_LD_W_ABS, 0, 0, _OFFSET_NR)]
     if machine == "x86_64":
-        program += [(_BPF_JGE_K, 0, 1, _X32_SYSCALL_BIT), deny]
+        program += [(_BPF_JGE_K, 0, 1, _X32_SYSCALL_BIT), _DENY]
     for name in DENIED_SYSCALLS:
         if name in numbers:
-            program += [(_BPF_JEQ_K, 0, 1, numbers[name]), deny]
+            program += [(_BPF_JEQ_K, 0, 1, numbers[name]), _DENY]
     # On a private loopback: TCP/IP, and netlink's routing protocol (which reads the interfaces
     # of the worker's own namespace: gloo looks up "lo" with it).
     inet = [(_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (_BPF_JEQ_K, 5, 0, socket.AF_INET),
             (_BPF_JEQ_K, 4, 0, socket.AF_INET6), (_BPF_JEQ_K, 0, 2, socket.AF_NETLINK),
             (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG2), (_BPF_JEQ_K, 1, 0, _NETLINK_ROUTE),
-            deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)] if allow_inet else [deny]
+            _DENY, _ALLOW] if allow_inet else [_DENY]
     program += [(_BPF_JEQ_K, 0, len(inet), numbers["socket"]), *inet]
     # prctl(PR_SET_DUMPABLE): a worker that changed its uid is not dumpable, so its /proc files
     # are not its own to write (/proc/self/autogroup, which sets its own priority).
-    program += [(_BPF_JEQ_K, 0, 4, numbers["prctl"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
-                (_BPF_JEQ_K, 0, 1, _PR_SET_DUMPABLE), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    program += _deny_when_first_argument(numbers["prctl"], _BPF_JEQ_K, _PR_SET_DUMPABLE)
     # clone with a namespace flag (unshare's way round); clone3's flags are behind a pointer the
     # filter cannot read, so it is "not implemented" and the C library falls back to clone.
-    program += [(_BPF_JEQ_K, 0, 1, numbers["clone3"]), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS),
-                (_BPF_JEQ_K, 0, 4, numbers["clone"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
-                (_BPF_JSET_K, 0, 1, _CLONE_NAMESPACES), deny, (_BPF_RET_K, 0, 0, _RET_ALLOW)]
-    return program + [(_BPF_RET_K, 0, 0, _RET_ALLOW)]
+    program += [(_BPF_JEQ_K, 0, 1, numbers["clone3"]), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS)]
+    program += _deny_when_first_argument(numbers["clone"], _BPF_JSET_K, _CLONE_NAMESPACES)
+    return program + [_ALLOW]
+
+
+_DENY = (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.EPERM)
+_ALLOW = (_BPF_RET_K, 0, 0, _RET_ALLOW)
+
+
+def _deny_when_first_argument(number: int, test: int, value: int) -> list[tuple[int, int, int, int]]:
+    """Instructions that deny system call `number` when its first argument passes `test`
+    (equal to, or sharing a bit with, `value`) and allow it otherwise; other calls go on."""
+    return [(_BPF_JEQ_K, 0, 4, number), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0), (test, 0, 1, value), _DENY, _ALLOW]
 
 
 def deny_syscalls(allow_inet: bool) -> None:

@@ -700,6 +700,7 @@ class _Worker:
             if self.owner.mode == "landlock":
                 config["landlock"] = landlock_rules(str(self.owner._runtime), str(self.home / "submission"), str(tmp),
                                                     self.hidden, self.gpus)
+        self._wants_landlock = "landlock" in config
         try:
             self._send(config)
         except OSError as e:
@@ -750,7 +751,7 @@ class _Worker:
                 raise wire.WireError(str(ready.get("error", "no ready message"))[:500])
         except (TimeoutError, EOFError, OSError, wire.WireError) as e:
             return self._failed_start(e)
-        if (self.owner.mode == "landlock" or landlock_abi() >= 1) and not ready.get("landlock"):
+        if self._wants_landlock and not ready.get("landlock"):
             return self._failed_start(wire.WireError("the worker did not confine itself with Landlock"))
         if confine.seccomp_supported() and not ready.get("seccomp"):
             return self._failed_start(wire.WireError("the worker did not install its seccomp filter"))

@@ -371,6 +371,70 @@ def ci_template_command(out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
+def _bundle_seed(seed: int | None, seed_file: Path | None, public_seed: bool) -> int:
+    """The course seed to keep in a grader bundle (Gradescope, PrairieLearn); the public default
+    only when told --public-seed."""
+    from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
+
+    seed = course_seed(seed, seed_file, secret=True)
+    if seed in (None, DEFAULT_COURSE_SEED) and not public_seed:
+        raise click.UsageError("no course seed: give it with --seed-file FILE or DLGRADE_COURSE_SEED (or --public-seed "
+                               "to build with the public default, whose hidden examples anyone can compute)")
+    return DEFAULT_COURSE_SEED if seed is None else seed
+
+
+def _bundle_options(command):
+    """The options every grader bundle takes: what to grade, the seed, confinement."""
+    options = [
+        click.option("--exercise", "exercises", multiple=True,
+                     help="Grade only this exercise of the assignment (repeatable). Default: all of it."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                     help="CPU seconds one exercise may spend in student code."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="The course seed (visible to every process on this machine: prefer --seed-file)."),
+        click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="A file holding the course seed, readable by you alone. Default: DLGRADE_COURSE_SEED."),
+        click.option("--public-seed", is_flag=True, help="Build with the public default seed."),
+        click.option("--unconfined", is_flag=True,
+                     help="Grade even where the platform's machine cannot confine student code."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.group("gradescope")
+def gradescope_group() -> None:
+    """Gradescope: the autograder zip of a programming assignment."""
+
+
+@gradescope_group.command("build")
+@click.argument("assignment")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@_bundle_options
+@click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default="after_due_date", show_default=True,
+              help="When students see the per-property tests (their text comes from the hidden examples).")
+@click.option("--stdout-visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default="hidden", show_default=True, help="When students see what the autograder printed.")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A dlgrade wheel to ship in the zip and install (default: this version from the package index).")
+def gradescope_build_command(assignment, out, exercises, timeout, seed, seed_file, public_seed, unconfined,
+                             visibility, stdout_visibility, wheel) -> None:
+    """Write OUT (a zip): setup.sh, run_autograder and the course files of ASSIGNMENT, with the
+    course seed, for a Gradescope programming assignment's autograder."""
+    from dlgrade.grader.integrations.gradescope_autograder import build
+
+    seed = _bundle_seed(seed, seed_file, public_seed)
+    try:
+        build(assignment, out, seed, exercises=list(exercises), visibility=visibility,
+              stdout_visibility=stdout_visibility, timeout=timeout, unconfined=unconfined, wheel=wheel)
+    except KeyError as e:
+        raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
+    click.echo(f"wrote {out}: upload it as the autograder of the Gradescope assignment (keep it private: it holds "
+               "the course seed)")
+
+
 @main.group("nbgrader")
 def nbgrader_group() -> None:
     """nbgrader: the course source as notebooks with autograder test cells."""

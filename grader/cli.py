@@ -435,6 +435,37 @@ def gradescope_build_command(assignment, out, exercises, timeout, seed, seed_fil
                "the course seed)")
 
 
+@main.group("prairielearn")
+def prairielearn_group() -> None:
+    """PrairieLearn: an external grader for a question."""
+
+
+@prairielearn_group.command("build")
+@click.argument("assignment")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@_bundle_options
+@click.option("--image", default="COURSE/dlgrade-grader", show_default=True,
+              help="The name of the grader image (in the Dockerfile's comment and info.json).")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A dlgrade wheel to copy into the image (default: this version from the package index).")
+def prairielearn_build_command(assignment, out, exercises, timeout, seed, seed_file, public_seed, unconfined, image,
+                               wheel) -> None:
+    """Write into OUT a Dockerfile for the grader image, serverFilesCourse/dlgrade/ASSIGNMENT/
+    (the entrypoint, the course seed and files: copy it into the course repository) and
+    info.json (the question's externalGradingOptions)."""
+    from dlgrade.grader.integrations.prairielearn_grader import build
+
+    seed = _bundle_seed(seed, seed_file, public_seed)
+    try:
+        written = build(assignment, out, seed, exercises=list(exercises), timeout=timeout, unconfined=unconfined,
+                        wheel=wheel, image=image)
+    except KeyError as e:
+        raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
+    click.echo(f"wrote {len(written)} files to {out}: build the image from {out / 'Dockerfile'}, copy "
+               f"{out / 'serverFilesCourse'} into the course repository (it holds the course seed: keep it private) "
+               f"and merge {out / 'info.json'} into the question's info.json")
+
+
 @main.group("nbgrader")
 def nbgrader_group() -> None:
     """nbgrader: the course source as notebooks with autograder test cells."""

@@ -165,7 +165,9 @@ def test_prairielearn_fields(results, name):
     for t in data["tests"]:
         assert set(t) >= {"name", "points", "max_points", "output", "message"}
         assert 0 <= t["points"] <= t["max_points"]
-    assert data["gradable"] == (name != "carol")
+    # not gradable: nothing graded (carol), a module that does not import (erin's syntax error)
+    assert data["gradable"] == (name not in ("carol", "erin"))
+    assert ("format_errors" in data) == (not data["gradable"])
 
 
 def test_prairielearn_scores(db, tmp_path):

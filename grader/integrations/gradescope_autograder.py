@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from dlgrade.grader.integrations import hosted
@@ -55,19 +54,12 @@ chmod 600 /autograder/source/course_seed
 """
 
 
-def _version(package: str) -> str | None:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
-
-
 def install_line(wheel: Path | None) -> tuple[str, str, dict[str, tuple[bytes, int]]]:
     """(what pip installs dlgrade from, the words that say so, the files it needs in the bundle)."""
     if wheel is not None:
         return f"/autograder/source/dist/{wheel.name}", f"the wheel shipped in the zip (dist/{wheel.name})", \
             {f"dist/{wheel.name}": (wheel.read_bytes(), 0o644)}
-    pinned = _version("dlgrade")
+    pinned = hosted.installed_version("dlgrade")
     requirement = f"dlgrade=={pinned}" if pinned else "dlgrade"
     return f'"{requirement}"', f"the package index ({requirement})", {}
 
@@ -91,7 +83,7 @@ def build(assignment: str, out: Path, seed: int, assignments_dir: Path | None = 
                                  {"visibility": visibility, "stdout_visibility": stdout_visibility})
     hosted.check_config(config)
     install, source, extra = install_line(wheel)
-    torch = _version("torch")
+    torch = hosted.installed_version("torch")
     setup = _SETUP.format(source=source, venv=VENV, install=install,
                           torch=f"=={torch.split('+')[0]}" if torch else "")
     files = hosted.bundle_files(config, seed, assignments_dir or ASSIGNMENTS_DIR)

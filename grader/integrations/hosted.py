@@ -17,6 +17,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,8 @@ def read_seed(folder: Path) -> int:
 def grade_folder(folder: Path, config: GraderConfig, seed: int) -> Result:
     """Grade the submission in `folder` as `config` says, at the grading profile with `seed`, in
     the sandbox. Returns the gradebook's result form (name "submission"); never raises for
-    anything the submission holds. Where student code cannot be confined and the bundle was not
+    anything the submission holds; `missing_files` lists the modules it should have held (see
+    missing_files). Where student code cannot be confined and the bundle was not
     built --unconfined, nothing runs and the result says why."""
     from dlgrade.grader.boundary.sandbox import confinement, exposure
     from dlgrade.grader.grading.discovery import discover_folder
@@ -129,9 +131,27 @@ def grade_folder(folder: Path, config: GraderConfig, seed: int) -> Result:
                 result = error_result(sub.problem, max_score)
             else:
                 result = grade_one(sub.path, config.names(), seed, config.timeout, sandbox=True)
+                result["missing_files"] = missing_files(sub.path, config)
     return {**result, "name": "submission"}
+
+
+def missing_files(layout: Path, config: GraderConfig) -> list[str]:
+    """The modules that the graded exercises live in and the submission (in the release layout
+    at `layout`) does not hold, as `<module>.py`."""
+    from dlgrade.checkers.registry import select
+
+    modules = dict.fromkeys(e.module for e in select(config.names()))
+    return [f"{m}.py" for m in modules if not (layout / config.assignment / f"{m}.py").is_file()]
 
 
 def root_from(env_name: str, default: str) -> Path:
     """The platform's root folder (/autograder, /grade), or the one the environment names (tests)."""
     return Path(os.environ.get(env_name) or default)
+
+
+def installed_version(package: str) -> str | None:
+    """The version of `package` installed here (None: not installed), for pinning it in a bundle."""
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None

@@ -30,6 +30,8 @@ _environment_seed: str | None = None
 def _take_environment_seed() -> None:
     global _environment_seed
     _environment_seed = os.environ.pop("DLGRADE_COURSE_SEED", None)
+    if _environment_seed is not None and not _environment_seed.strip():
+        _environment_seed = None  # set but empty: a CI secret that was never given
 
 
 def read_seed_file(path: Path) -> int:
@@ -110,14 +112,18 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
 @click.option("--classroom", "classroom_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the GitHub Classroom runner result (and, in GitHub Actions, publish it as the "
                    "step output `result`).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the verdicts as JUnit XML (one test case per property) to this file.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also append a Markdown summary (score, a line per exercise) to this file, e.g. a CI job summary.")
 @click.option("--reveal/--hide", "reveal", default=None,
               help="Show or withhold the values of failing examples (grading hides them by default).")
 @click.option("--no-sandbox", is_flag=True,
               help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="CPU seconds each exercise may spend in student code.")
-def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, reveal, no_sandbox,
-                  timeout) -> None:
+def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, junit_path,
+                  summary_path, reveal, no_sandbox, timeout) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
@@ -143,16 +149,24 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
                   + (f", seed {profile.seed})" if profile.reveal_examples else ")"))
     if json_path:
         write_json(results, profile, json_path)
-    if classroom_path:
+    if classroom_path or junit_path or summary_path:
         import json
 
-        from dlgrade.grader.outputs.formats.classroom import classroom_result, publish_classroom
         from dlgrade.grader.grading.session import to_json
+        from dlgrade.grader.outputs.formats.classroom import classroom_result, classroom_summary, publish_classroom
 
         result = {**to_json(results, profile), "status": "graded", "name": str(shown_path)}
-        payload = classroom_result(result)
-        classroom_path.write_text(json.dumps(payload, indent=2) + "\n")
-        publish_classroom(result, payload)
+        if classroom_path:
+            payload = classroom_result(result)
+            classroom_path.write_text(json.dumps(payload, indent=2) + "\n")
+            publish_classroom(result, payload)
+        if junit_path:
+            from dlgrade.grader.outputs.formats.junit import junit_xml
+
+            junit_xml([result]).write(junit_path, encoding="unicode", xml_declaration=True)
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as f:
+                f.write(classroom_summary(result))
     sys.exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -359,16 +373,33 @@ def report_command(out: Path, db_path: Path) -> None:
 
 
 @main.command("ci-template")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), default=".github/workflows/dlgrade.yml")
-def ci_template_command(out: Path) -> None:
-    """Write a GitHub Actions workflow for a course repository (default
-    .github/workflows/dlgrade.yml): it checks the exercises at the grading profile on every push
-    and reports the points to GitHub Classroom."""
-    from importlib.resources import files
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--gitlab", is_flag=True, help="Write GitLab CI (.gitlab-ci.yml) rather than GitHub Actions.")
+@click.option("--repository", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The course repository whose assignments the CI checks.")
+@click.option("--assignment", "-a", "assignments", multiple=True,
+              help="Check this assignment (repeatable). Default: those the repository holds.")
+def ci_template_command(out: Path | None, gitlab: bool, repository: Path, assignments: tuple[str, ...]) -> None:
+    """Write the CI of a course repository: GitHub Actions (default
+    .github/workflows/classroom.yml; workflow "Autograding Tests", job run-autograding-tests, as
+    GitHub Classroom's reporter needs) or, with --gitlab, .gitlab-ci.yml. It checks the
+    assignments of the repository at the grading profile with the seed of the secret
+    DLGRADE_COURSE_SEED, and writes a job summary and JUnit XML."""
+    from dlgrade.assignments import course_modules
+    from dlgrade.grader.integrations.ci_templates import DEFAULT_OUT, present_assignments, render
 
+    kind = "gitlab" if gitlab else "github"
+    names = list(assignments) or present_assignments(repository)
+    unknown = [a for a in names if a not in course_modules()]
+    if unknown:
+        raise click.UsageError(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(course_modules())}")
+    if not names:
+        raise click.UsageError(f"{repository} holds no assignment folder (a1_backprop/layers.py, ...): run this in "
+                               "the course repository, or name them with --assignment")
+    out = out or repository / DEFAULT_OUT[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(files("dlgrade.grader.integrations").joinpath("ci_template.yml").read_text())
-    click.echo(f"wrote {out}")
+    out.write_text(render(kind, names))
+    click.echo(f"wrote {out} (checks {', '.join(names)})")
 
 
 def _bundle_seed(seed: int | None, seed_file: Path | None, public_seed: bool) -> int:

@@ -223,17 +223,32 @@ def demo_command() -> None:
               default="gradebook.sqlite", show_default=True,
               help="The gradebook to export (as written by `dlgrade grade`).")
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["csv", "gradescope", "prairielearn", "classroom", "junit", "feedback"]))
+              type=click.Choice(["csv", "canvas", "gradescope", "prairielearn", "classroom", "junit", "feedback"]))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="File or folder to write (default per format: gradebook.csv, junit.xml, feedback/, "
                    "gradescope/ or prairielearn/ with one NAME/results.json each, results.json for one "
                    "--submission, standard output for classroom). '-' writes a single file to standard output.")
 @click.option("--submission", default=None, help="Export only this submission (its folder or file name).")
-def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None) -> None:
-    """Write the gradebook as a CSV, Gradescope or PrairieLearn results.json, a GitHub Classroom
-    runner result, JUnit XML, or Markdown feedback per student (see grader.outputs.export)."""
-    from dlgrade.grader.outputs.export import export
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A CSV of students (columns: submission, and any of name, id, sis_user_id, sis_login_id, email, "
+                   "section), recorded in the gradebook first.")
+def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None, roster: Path | None) -> None:
+    """Write the gradebook as a CSV, a Canvas gradebook import, Gradescope or PrairieLearn
+    results.json, a GitHub Classroom runner result, JUnit XML, or Markdown feedback per student
+    (see grader.outputs.export)."""
+    from dlgrade.grader.outputs.export import export, load_results
 
+    if roster:
+        _record_roster(db_path, roster)
+    if fmt == "canvas":
+        from dlgrade.grader.outputs import escape
+        from dlgrade.grader.outputs.formats.canvas import unidentified
+
+        missing = unidentified(load_results(db_path))
+        if missing:
+            _warn(f"{len(missing)} submission(s) have no ID, SIS User ID or SIS Login ID, so Canvas cannot match them "
+                  f"to a student: {', '.join(escape.one_line(m) for m in missing[:10])}"
+                  f"{', ...' if len(missing) > 10 else ''} (give them in --roster)")
     try:
         written = export(db_path, fmt, out, submission)
     except KeyError as e:
@@ -242,6 +257,44 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
         raise click.UsageError(str(e))
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+def _record_roster(db_path: Path, roster: Path) -> None:
+    """Record the students of `roster` in the gradebook at `db_path`."""
+    from dlgrade.grader.grading.gradebook import Gradebook
+    from dlgrade.grader.grading.roster import RosterError, read_roster
+
+    try:
+        people = read_roster(roster)
+    except RosterError as e:
+        raise click.UsageError(f"--roster: {e}")
+    with Gradebook(db_path) as book:
+        book.set_students(people)
+    click.echo(f"recorded the students of {len(people)} submission(s) from {roster}", err=True)
+
+
+@main.command("override")
+@click.argument("submission")
+@click.argument("exercise")
+@click.argument("points", type=click.FloatRange(min=0))
+@click.option("--reason", required=True, help="Why (shown in every export and the report).")
+@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="gradebook.sqlite", show_default=True, help="The gradebook.")
+def override_command(submission: str, exercise: str, points: float, reason: str, db_path: Path) -> None:
+    """Set the points of EXERCISE in SUBMISSION by hand, for --reason: recorded in the gradebook,
+    kept through regrades, honoured and shown by every export and the class report."""
+    from dlgrade.grader.grading.gradebook import Gradebook
+    from dlgrade.grader.outputs import escape
+
+    with Gradebook(db_path) as book:
+        try:
+            e = book.override(submission, exercise, points, reason)
+        except KeyError as err:
+            raise click.UsageError(escape.one_line(err.args[0]))
+        except ValueError as err:
+            raise click.UsageError(escape.one_line(str(err)))
+    click.echo(f"{escape.one_line(submission)}: {exercise} now {e['points']:g}/{e['max_points']:g} "
+               f"(graded {e['override']['original']:g}): {escape.one_line(reason)}")
 
 
 @main.command("grade")
@@ -262,6 +315,10 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
               help="CPU seconds one exercise may spend in student code (a submission may be waited for the sum "
                    "of its exercises' in all).")
 @click.option("--regrade", is_flag=True, help="Grade again the submissions already in the gradebook.")
+@click.option("--regrade-only", "regrade_only", multiple=True, metavar="NAME",
+              help="Grade again only this submission (repeatable), into the same gradebook.")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A CSV of students (see `dlgrade export --roster`), recorded in the gradebook.")
 @click.option("--no-sandbox", is_flag=True,
               help="Run student code in the grading processes, unconfined (trusted code only; with --engine dask, "
                    "without --timeout).")
@@ -276,8 +333,8 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
 @click.option("--unconfined", is_flag=True,
               help="Grade even where neither bubblewrap nor Landlock can confine student code.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, no_sandbox,
-                  seed, seed_file, public_seed, unconfined, no_progress) -> None:
+def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, regrade_only,
+                  roster, no_sandbox, seed, seed_file, public_seed, unconfined, no_progress) -> None:
     """Grade every submission in SUBMISSIONS_DIR into a gradebook, at the grading profile.
 
     A submission is a subfolder laid out like the release (NAME/a1_backprop/layers.py), a .zip
@@ -291,10 +348,12 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
 
     from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
     from dlgrade.checkers.registry import select
-    from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, grade_batch
+    from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, UnknownSubmissions, grade_batch
 
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
+    if regrade and regrade_only:
+        raise click.UsageError("give --regrade (everything) or --regrade-only NAME, not both")
     if engine == "dask" and importlib.util.find_spec("distributed") is None:
         raise click.ClickException('--engine dask needs Dask distributed: pip install "dlgrade[grading]"')
     try:
@@ -317,7 +376,12 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
     console = _console()
     try:
         summary = grade_batch(submissions_dir, list(assignments), db_path, jobs, engine, scheduler, timeout, regrade,
-                              seed, sandbox=not no_sandbox, progress=not no_progress)
+                              seed, sandbox=not no_sandbox, progress=not no_progress,
+                              only=list(regrade_only) if regrade_only else None)
+    except UnknownSubmissions as e:
+        from dlgrade.grader.outputs import escape
+
+        raise click.UsageError(f"--regrade-only: {escape.one_line(e.args[0])}")
     except KeyError as e:
         raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
     except GradebookMismatch as e:
@@ -333,6 +397,12 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
     _print_batch_summary(summary, console)
+    for line in summary.get("warnings", []):
+        from dlgrade.grader.outputs import escape
+
+        _warn(escape.one_line(line))
+    if roster:
+        _record_roster(db_path, roster)
     if out:
         if importlib.util.find_spec("dlgrade.grader.outputs.export") is None:
             console.print("[yellow]nothing exported[/]: this installation has no dlgrade.grader.outputs.export")

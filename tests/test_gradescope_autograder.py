@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -145,3 +146,13 @@ def test_build_refuses_unknown_exercise_and_public_seed(tmp_path, monkeypatch):
     run = CliRunner().invoke(main, ["gradescope", "build", "a1_backprop", str(tmp_path / "a.zip"), "--seed", "5",
                                     "--exercise", "conv_forward_naive"])
     assert run.exit_code == 2 and "unknown" in run.output and not (tmp_path / "a.zip").exists()
+
+
+def test_run_autograder_without_its_setup_still_writes_a_result(autograder, tmp_path):
+    root = tmp_path / "autograder"
+    shutil.copytree(autograder / "source", root / "source")  # no dlgrade-venv: setup.sh failed
+    env = {**os.environ, "DLGRADE_GRADESCOPE_ROOT": str(root)}
+    subprocess.run([root / "source" / "run_autograder"], env=env, check=True, timeout=60)
+    data = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(data, RESULTS_SCHEMA)
+    assert data["score"] == 0 and "setup.sh failed" in data["output"]

@@ -35,6 +35,13 @@ _RUN_AUTOGRADER = """#!/usr/bin/env bash
 # writes /autograder/results/results.json (written by `dlgrade gradescope build`).
 set -u
 ROOT="${DLGRADE_GRADESCOPE_ROOT:-/autograder}"
+if [ ! -x "$ROOT/dlgrade-venv/bin/python" ]; then
+  # setup.sh did not finish: say so in the result rather than leave none.
+  mkdir -p "$ROOT/results"
+  echo '{"score": 0, "output": "The autograder is not installed (setup.sh failed): tell your instructor.", "tests": []}' \
+    > "$ROOT/results/results.json"
+  exit 0
+fi
 exec "$ROOT/dlgrade-venv/bin/python" -m dlgrade.grader.integrations.gradescope_autograder run
 """
 

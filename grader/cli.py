@@ -30,6 +30,8 @@ _environment_seed: str | None = None
 def _take_environment_seed() -> None:
     global _environment_seed
     _environment_seed = os.environ.pop("DLGRADE_COURSE_SEED", None)
+    if _environment_seed is not None and not _environment_seed.strip():
+        _environment_seed = None  # set but empty: a CI secret that was never given
 
 
 def read_seed_file(path: Path) -> int:
@@ -110,14 +112,18 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
 @click.option("--classroom", "classroom_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the GitHub Classroom runner result (and, in GitHub Actions, publish it as the "
                    "step output `result`).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the verdicts as JUnit XML (one test case per property) to this file.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also append a Markdown summary (score, a line per exercise) to this file, e.g. a CI job summary.")
 @click.option("--reveal/--hide", "reveal", default=None,
               help="Show or withhold the values of failing examples (grading hides them by default).")
 @click.option("--no-sandbox", is_flag=True,
               help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="CPU seconds each exercise may spend in student code.")
-def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, reveal, no_sandbox,
-                  timeout) -> None:
+def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, junit_path,
+                  summary_path, reveal, no_sandbox, timeout) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
@@ -143,16 +149,24 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
                   + (f", seed {profile.seed})" if profile.reveal_examples else ")"))
     if json_path:
         write_json(results, profile, json_path)
-    if classroom_path:
+    if classroom_path or junit_path or summary_path:
         import json
 
-        from dlgrade.grader.outputs.formats.classroom import classroom_result, publish_classroom
         from dlgrade.grader.grading.session import to_json
+        from dlgrade.grader.outputs.formats.classroom import classroom_result, classroom_summary, publish_classroom
 
         result = {**to_json(results, profile), "status": "graded", "name": str(shown_path)}
-        payload = classroom_result(result)
-        classroom_path.write_text(json.dumps(payload, indent=2) + "\n")
-        publish_classroom(result, payload)
+        if classroom_path:
+            payload = classroom_result(result)
+            classroom_path.write_text(json.dumps(payload, indent=2) + "\n")
+            publish_classroom(result, payload)
+        if junit_path:
+            from dlgrade.grader.outputs.formats.junit import junit_xml
+
+            junit_xml([result]).write(junit_path, encoding="unicode", xml_declaration=True)
+        if summary_path:
+            with open(summary_path, "a", encoding="utf-8") as f:
+                f.write(classroom_summary(result))
     sys.exit(0 if all(r.passed for r in results) else 1)
 
 
@@ -209,17 +223,32 @@ def demo_command() -> None:
               default="gradebook.sqlite", show_default=True,
               help="The gradebook to export (as written by `dlgrade grade`).")
 @click.option("--format", "fmt", required=True,
-              type=click.Choice(["csv", "gradescope", "prairielearn", "classroom", "junit", "feedback"]))
+              type=click.Choice(["csv", "canvas", "gradescope", "prairielearn", "classroom", "junit", "feedback"]))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="File or folder to write (default per format: gradebook.csv, junit.xml, feedback/, "
                    "gradescope/ or prairielearn/ with one NAME/results.json each, results.json for one "
                    "--submission, standard output for classroom). '-' writes a single file to standard output.")
 @click.option("--submission", default=None, help="Export only this submission (its folder or file name).")
-def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None) -> None:
-    """Write the gradebook as a CSV, Gradescope or PrairieLearn results.json, a GitHub Classroom
-    runner result, JUnit XML, or Markdown feedback per student (see grader.outputs.export)."""
-    from dlgrade.grader.outputs.export import export
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A CSV of students (columns: submission, and any of name, id, sis_user_id, sis_login_id, email, "
+                   "section), recorded in the gradebook first.")
+def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None, roster: Path | None) -> None:
+    """Write the gradebook as a CSV, a Canvas gradebook import, Gradescope or PrairieLearn
+    results.json, a GitHub Classroom runner result, JUnit XML, or Markdown feedback per student
+    (see grader.outputs.export)."""
+    from dlgrade.grader.outputs.export import export, load_results
 
+    if roster:
+        _record_roster(db_path, roster)
+    if fmt == "canvas":
+        from dlgrade.grader.outputs import escape
+        from dlgrade.grader.outputs.formats.canvas import unidentified
+
+        missing = unidentified(load_results(db_path))
+        if missing:
+            _warn(f"{len(missing)} submission(s) have no ID, SIS User ID or SIS Login ID, so Canvas cannot match them "
+                  f"to a student: {', '.join(escape.one_line(m) for m in missing[:10])}"
+                  f"{', ...' if len(missing) > 10 else ''} (give them in --roster)")
     try:
         written = export(db_path, fmt, out, submission)
     except KeyError as e:
@@ -228,6 +257,44 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
         raise click.UsageError(str(e))
     for path in written:
         click.echo(f"wrote {path}", err=True)
+
+
+def _record_roster(db_path: Path, roster: Path) -> None:
+    """Record the students of `roster` in the gradebook at `db_path`."""
+    from dlgrade.grader.grading.gradebook import Gradebook
+    from dlgrade.grader.grading.roster import RosterError, read_roster
+
+    try:
+        people = read_roster(roster)
+    except RosterError as e:
+        raise click.UsageError(f"--roster: {e}")
+    with Gradebook(db_path) as book:
+        book.set_students(people)
+    click.echo(f"recorded the students of {len(people)} submission(s) from {roster}", err=True)
+
+
+@main.command("override")
+@click.argument("submission")
+@click.argument("exercise")
+@click.argument("points", type=click.FloatRange(min=0))
+@click.option("--reason", required=True, help="Why (shown in every export and the report).")
+@click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default="gradebook.sqlite", show_default=True, help="The gradebook.")
+def override_command(submission: str, exercise: str, points: float, reason: str, db_path: Path) -> None:
+    """Set the points of EXERCISE in SUBMISSION by hand, for --reason: recorded in the gradebook,
+    kept through regrades, honoured and shown by every export and the class report."""
+    from dlgrade.grader.grading.gradebook import Gradebook
+    from dlgrade.grader.outputs import escape
+
+    with Gradebook(db_path) as book:
+        try:
+            e = book.override(submission, exercise, points, reason)
+        except KeyError as err:
+            raise click.UsageError(escape.one_line(err.args[0]))
+        except ValueError as err:
+            raise click.UsageError(escape.one_line(str(err)))
+    click.echo(f"{escape.one_line(submission)}: {exercise} now {e['points']:g}/{e['max_points']:g} "
+               f"(graded {e['override']['original']:g}): {escape.one_line(reason)}")
 
 
 @main.command("grade")
@@ -248,6 +315,10 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
               help="CPU seconds one exercise may spend in student code (a submission may be waited for the sum "
                    "of its exercises' in all).")
 @click.option("--regrade", is_flag=True, help="Grade again the submissions already in the gradebook.")
+@click.option("--regrade-only", "regrade_only", multiple=True, metavar="NAME",
+              help="Grade again only this submission (repeatable), into the same gradebook.")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A CSV of students (see `dlgrade export --roster`), recorded in the gradebook.")
 @click.option("--no-sandbox", is_flag=True,
               help="Run student code in the grading processes, unconfined (trusted code only; with --engine dask, "
                    "without --timeout).")
@@ -262,8 +333,8 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
 @click.option("--unconfined", is_flag=True,
               help="Grade even where neither bubblewrap nor Landlock can confine student code.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, no_sandbox,
-                  seed, seed_file, public_seed, unconfined, no_progress) -> None:
+def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, regrade_only,
+                  roster, no_sandbox, seed, seed_file, public_seed, unconfined, no_progress) -> None:
     """Grade every submission in SUBMISSIONS_DIR into a gradebook, at the grading profile.
 
     A submission is a subfolder laid out like the release (NAME/a1_backprop/layers.py), a .zip
@@ -277,10 +348,12 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
 
     from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
     from dlgrade.checkers.registry import select
-    from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, grade_batch
+    from dlgrade.grader.grading.batch import BatchInterrupted, GradebookMismatch, UnknownSubmissions, grade_batch
 
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
+    if regrade and regrade_only:
+        raise click.UsageError("give --regrade (everything) or --regrade-only NAME, not both")
     if engine == "dask" and importlib.util.find_spec("distributed") is None:
         raise click.ClickException('--engine dask needs Dask distributed: pip install "dlgrade[grading]"')
     try:
@@ -303,7 +376,12 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
     console = _console()
     try:
         summary = grade_batch(submissions_dir, list(assignments), db_path, jobs, engine, scheduler, timeout, regrade,
-                              seed, sandbox=not no_sandbox, progress=not no_progress)
+                              seed, sandbox=not no_sandbox, progress=not no_progress,
+                              only=list(regrade_only) if regrade_only else None)
+    except UnknownSubmissions as e:
+        from dlgrade.grader.outputs import escape
+
+        raise click.UsageError(f"--regrade-only: {escape.one_line(e.args[0])}")
     except KeyError as e:
         raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
     except GradebookMismatch as e:
@@ -319,6 +397,12 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
         console.print("[yellow]interrupted[/]")
         sys.exit(130)
     _print_batch_summary(summary, console)
+    for line in summary.get("warnings", []):
+        from dlgrade.grader.outputs import escape
+
+        _warn(escape.one_line(line))
+    if roster:
+        _record_roster(db_path, roster)
     if out:
         if importlib.util.find_spec("dlgrade.grader.outputs.export") is None:
             console.print("[yellow]nothing exported[/]: this installation has no dlgrade.grader.outputs.export")
@@ -359,16 +443,128 @@ def report_command(out: Path, db_path: Path) -> None:
 
 
 @main.command("ci-template")
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), default=".github/workflows/dlgrade.yml")
-def ci_template_command(out: Path) -> None:
-    """Write a GitHub Actions workflow for a course repository (default
-    .github/workflows/dlgrade.yml): it checks the exercises at the grading profile on every push
-    and reports the points to GitHub Classroom."""
-    from importlib.resources import files
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--gitlab", is_flag=True, help="Write GitLab CI (.gitlab-ci.yml) rather than GitHub Actions.")
+@click.option("--repository", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The course repository whose assignments the CI checks.")
+@click.option("--assignment", "-a", "assignments", multiple=True,
+              help="Check this assignment (repeatable). Default: those the repository holds.")
+def ci_template_command(out: Path | None, gitlab: bool, repository: Path, assignments: tuple[str, ...]) -> None:
+    """Write the CI of a course repository: GitHub Actions (default
+    .github/workflows/classroom.yml; workflow "Autograding Tests", job run-autograding-tests, as
+    GitHub Classroom's reporter needs) or, with --gitlab, .gitlab-ci.yml. It checks the
+    assignments of the repository at the grading profile with the seed of the secret
+    DLGRADE_COURSE_SEED, and writes a job summary and JUnit XML."""
+    from dlgrade.assignments import course_modules
+    from dlgrade.grader.integrations.ci_templates import DEFAULT_OUT, present_assignments, render
 
+    kind = "gitlab" if gitlab else "github"
+    names = list(assignments) or present_assignments(repository)
+    unknown = [a for a in names if a not in course_modules()]
+    if unknown:
+        raise click.UsageError(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(course_modules())}")
+    if not names:
+        raise click.UsageError(f"{repository} holds no assignment folder (a1_backprop/layers.py, ...): run this in "
+                               "the course repository, or name them with --assignment")
+    out = out or repository / DEFAULT_OUT[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(files("dlgrade.grader.integrations").joinpath("ci_template.yml").read_text())
-    click.echo(f"wrote {out}")
+    out.write_text(render(kind, names))
+    click.echo(f"wrote {out} (checks {', '.join(names)})")
+
+
+def _bundle_seed(seed: int | None, seed_file: Path | None, public_seed: bool) -> int:
+    """The course seed to keep in a grader bundle (Gradescope, PrairieLearn); the public default
+    only when told --public-seed."""
+    from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
+
+    seed = course_seed(seed, seed_file, secret=True)
+    if seed in (None, DEFAULT_COURSE_SEED) and not public_seed:
+        raise click.UsageError("no course seed: give it with --seed-file FILE or DLGRADE_COURSE_SEED (or --public-seed "
+                               "to build with the public default, whose hidden examples anyone can compute)")
+    return DEFAULT_COURSE_SEED if seed is None else seed
+
+
+def _bundle_options(command):
+    """The options every grader bundle takes: what to grade, the seed, confinement."""
+    options = [
+        click.option("--exercise", "exercises", multiple=True,
+                     help="Grade only this exercise of the assignment (repeatable). Default: all of it."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+                     help="CPU seconds one exercise may spend in student code."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="The course seed (visible to every process on this machine: prefer --seed-file)."),
+        click.option("--seed-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+                     help="A file holding the course seed, readable by you alone. Default: DLGRADE_COURSE_SEED."),
+        click.option("--public-seed", is_flag=True, help="Build with the public default seed."),
+        click.option("--unconfined", is_flag=True,
+                     help="Grade even where the platform's machine cannot confine student code."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.group("gradescope")
+def gradescope_group() -> None:
+    """Gradescope: the autograder zip of a programming assignment."""
+
+
+@gradescope_group.command("build")
+@click.argument("assignment")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@_bundle_options
+@click.option("--visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default="after_due_date", show_default=True,
+              help="When students see the per-property tests (their text comes from the hidden examples).")
+@click.option("--stdout-visibility", type=click.Choice(["hidden", "after_due_date", "after_published", "visible"]),
+              default="hidden", show_default=True, help="When students see what the autograder printed.")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A dlgrade wheel to ship in the zip and install (default: this version from the package index).")
+def gradescope_build_command(assignment, out, exercises, timeout, seed, seed_file, public_seed, unconfined,
+                             visibility, stdout_visibility, wheel) -> None:
+    """Write OUT (a zip): setup.sh, run_autograder and the course files of ASSIGNMENT, with the
+    course seed, for a Gradescope programming assignment's autograder."""
+    from dlgrade.grader.integrations.gradescope_autograder import build
+
+    seed = _bundle_seed(seed, seed_file, public_seed)
+    try:
+        build(assignment, out, seed, exercises=list(exercises), visibility=visibility,
+              stdout_visibility=stdout_visibility, timeout=timeout, unconfined=unconfined, wheel=wheel)
+    except KeyError as e:
+        raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
+    click.echo(f"wrote {out}: upload it as the autograder of the Gradescope assignment (keep it private: it holds "
+               "the course seed)")
+
+
+@main.group("prairielearn")
+def prairielearn_group() -> None:
+    """PrairieLearn: an external grader for a question."""
+
+
+@prairielearn_group.command("build")
+@click.argument("assignment")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@_bundle_options
+@click.option("--image", default="COURSE/dlgrade-grader", show_default=True,
+              help="The name of the grader image (in the Dockerfile's comment and info.json).")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A dlgrade wheel to copy into the image (default: this version from the package index).")
+def prairielearn_build_command(assignment, out, exercises, timeout, seed, seed_file, public_seed, unconfined, image,
+                               wheel) -> None:
+    """Write into OUT a Dockerfile for the grader image, serverFilesCourse/dlgrade/ASSIGNMENT/
+    (the entrypoint, the course seed and files: copy it into the course repository) and
+    info.json (the question's externalGradingOptions)."""
+    from dlgrade.grader.integrations.prairielearn_grader import build
+
+    seed = _bundle_seed(seed, seed_file, public_seed)
+    try:
+        written = build(assignment, out, seed, exercises=list(exercises), timeout=timeout, unconfined=unconfined,
+                        wheel=wheel, image=image)
+    except KeyError as e:
+        raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
+    click.echo(f"wrote {len(written)} files to {out}: build the image from {out / 'Dockerfile'}, copy "
+               f"{out / 'serverFilesCourse'} into the course repository (it holds the course seed: keep it private) "
+               f"and merge {out / 'info.json'} into the question's info.json")
 
 
 @main.group("nbgrader")

@@ -558,6 +558,10 @@ def hostile_book(tmp_path_factory) -> Path:
         for i, text in enumerate(HOSTILE_TEXT):
             book.record(escape.text(f"{text}{i}"), hostile_result(text))
         book.record("error", engines.error_result("\n".join(HOSTILE_TEXT)))
+        # who each submission is by, as a roster or a bulk export's metadata gives it: student text
+        book.set_students({escape.text(f"{text}{i}"): [{"name": text, "sis_user_id": text, "email": text,
+                                                        "section": text}]
+                           for i, text in enumerate(HOSTILE_TEXT)})
     return db
 
 
@@ -566,7 +570,7 @@ FORMULA = tuple("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 def assert_inert_csv(text: str, rows: int) -> None:
     parsed = list(csv.reader(io.StringIO(text, newline="")))
-    assert len(parsed) == rows + 2  # header, points possible, one per submission
+    assert len(parsed) == rows + 1  # header (with the points possible), one per submission
     assert len({len(r) for r in parsed}) == 1
     for row in parsed:
         for cell in row:
@@ -636,6 +640,8 @@ def test_every_export_of_hostile_text_parses_and_is_inert(hostile_book, tmp_path
         path.read_bytes().decode("utf-8")
 
     assert_inert_csv((out / "gradebook.csv").read_text(encoding="utf-8"), count)
+    [canvas] = export(hostile_book, "canvas", tmp_path / "canvas.csv")
+    assert_inert_csv(canvas.read_text(encoding="utf-8"), count + 1)  # and Canvas's Points Possible row
 
     junit = ET.fromstring((out / "junit.xml").read_bytes())
     assert len(junit.findall("testsuite")) == count

@@ -24,7 +24,8 @@ def _course_repository(root: Path, solutions: bool) -> Path:
     else:
         subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "release", str(root), "a1_backprop"], check=True,
                        capture_output=True)
-    subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "ci-template", str(root / ".github/workflows/dlgrade.yml")],
+    subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "ci-template", str(root / ".github/workflows/dlgrade.yml"),
+                    "--repository", str(root), "--assignment", "a1_backprop"],
                    check=True, capture_output=True)
     (root / "pytest.ini").write_text("[pytest]\ndlgrade = true\n")
     return root

@@ -81,13 +81,18 @@ class BatchInterrupted(KeyboardInterrupt):
         self.summary = summary
 
 
+class UnknownSubmissions(KeyError):
+    """Submissions named to regrade that the folder does not hold."""
+
+
 class GradebookMismatch(ValueError):
     """The gradebook holds results graded with other exercises or another seed."""
 
 
 def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | str, jobs: int | None = None,
                 engine: str = "local", scheduler: str | None = None, timeout: float = 60.0, regrade: bool = False,
-                seed: int | None = None, sandbox: bool = True, progress: bool = True) -> dict[str, Any]:
+                seed: int | None = None, sandbox: bool = True, progress: bool = True,
+                only: list[str] | None = None) -> dict[str, Any]:
     """Grade every submission in `submissions_dir` (see `discover`) on the exercises or
     assignments `names` (none: all) at the grading profile, into the gradebook `db_path`.
 
@@ -95,10 +100,15 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
     of `jobs` processes, default one per CPU) or "dask" (a LocalCluster of `jobs` workers, or
     the cluster whose scheduler is at `scheduler`). timeout: CPU seconds per exercise in student
     code. seed: the course seed (default: DLGRADE_COURSE_SEED, else the profile's). progress:
-    a progress bar on stderr.
+    a progress bar on stderr. only: grade again just these submissions (by name), into the same
+    gradebook, whether or not they are recorded; UnknownSubmissions names any the folder lacks.
+
+    A Gradescope bulk export's `submission_metadata.yml` is read for who each submission is by
+    (grader.grading.roster), kept in the gradebook; a file that cannot be read is a warning.
 
     Returns the summary: submissions, graded (now), skipped, errors (now), mean, median and
-    max_score (over every recorded result of this folder), seconds, db, interrupted (False).
+    max_score (over every recorded result of this folder), seconds, db, interrupted (False),
+    warnings (lines).
     Raises KeyError for unknown names, GradebookMismatch when the gradebook was graded with
     other exercises or seed (unless `regrade`), RuntimeError when the local pool's processes
     die even on a no-op, OSError when the Dask scheduler cannot be reached, and
@@ -118,11 +128,13 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
     seed = get_profile("grading", seed).seed
     jobs = jobs or os.cpu_count() or 1
     counts = {"graded": 0, "errors": 0}
+    warnings: list[str] = []
 
     with Gradebook(db_path) as book, tempfile.TemporaryDirectory(prefix="dlgrade-batch-") as work:
         previous = book.meta()
         settings = (previous.get("exercises"), previous.get("seed"))
         if not regrade and book.graded() and settings != (exercise_names, seed):
+            # --regrade-only too: a gradebook graded two ways would mix its scores
             raise GradebookMismatch(f"{db_path} holds results graded on other exercises or with another seed; "
                                     "grade into another gradebook, or regrade everything with --regrade")
         book.set_meta(assignments=assignments, exercises=exercise_names, profile="grading", seed=seed)
@@ -133,14 +145,22 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
             return {"submissions": len(found), "graded": counts["graded"], "skipped": len(found) - len(todo),
                     "errors": counts["errors"], "mean": statistics.fmean(scores) if scores else None,
                     "median": statistics.median(scores) if scores else None, "max_score": max_score,
-                    "seconds": time.monotonic() - start, "db": str(db_path), "interrupted": interrupted}
+                    "seconds": time.monotonic() - start, "db": str(db_path), "interrupted": interrupted,
+                    "warnings": warnings}
 
         found: list[Discovered] = []
         todo: list[Discovered] = []
         try:
             found = discover(submissions_dir, work, assignments)
-            done = set() if regrade else book.graded()
-            todo = [s for s in found if s.name not in done]
+            warnings += _record_metadata(Path(submissions_dir), book)
+            if only is not None:
+                unknown = sorted(set(only) - {s.name for s in found})
+                if unknown:
+                    raise UnknownSubmissions(f"no submission {', '.join(map(repr, unknown))} in {submissions_dir}")
+                todo = [s for s in found if s.name in set(only)]
+            else:
+                done = set() if regrade else book.graded()
+                todo = [s for s in found if s.name not in done]
             with _ProgressBar(progress, len(todo), len(found) - len(todo)) as advance:
                 def record(name: str, result: dict[str, Any]) -> None:
                     book.record(name, result)
@@ -168,6 +188,21 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
         except KeyboardInterrupt:
             raise BatchInterrupted(summary(interrupted=True)) from None
         return summary(interrupted=False)
+
+
+def _record_metadata(submissions_dir: Path, book) -> list[str]:
+    """Who each submission of a Gradescope bulk export is by, from its submission_metadata.yml,
+    into the gradebook; the warnings (a file that cannot be read)."""
+    from dlgrade.grader.grading.roster import METADATA_FILE, RosterError, gradebook_names, read_gradescope_metadata
+
+    path = submissions_dir / METADATA_FILE
+    if not path.is_file() or path.is_symlink():
+        return []
+    try:
+        book.set_students(gradebook_names(read_gradescope_metadata(path)))
+    except RosterError as e:
+        return [f"students' names and ids not read: {e}"]
+    return []
 
 
 class _ProgressBar:

@@ -60,6 +60,22 @@ def discover(submissions_dir: Path | str, work_dir: Path | str,
     return found
 
 
+def discover_folder(folder: Path | str, work_dir: Path | str, assignments: list[str] | None = None,
+                    name: str = "submission") -> Discovered:
+    """One folder as one submission (a platform's upload folder: Gradescope's
+    /autograder/submission, PrairieLearn's /grade/student), copied into the release layout under
+    `work_dir` as `discover` copies each of its entries. What is wrong with it is its `problem`."""
+    folder, work_dir = Path(folder), Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        sub = _discover_one(name, folder, work_dir, intake.known_modules(assignments))
+    except intake.Refused as e:
+        return Discovered(name, folder, str(e))
+    except Exception as e:  # noqa: BLE001 - whatever the submission holds is its own verdict
+        return Discovered(name, folder, f"cannot read this submission: {type(e).__name__}: {e}")
+    return sub or Discovered(name, folder, "no submission folder")
+
+
 def _discover_one(name: str, entry: Path, work_dir: Path, known) -> Discovered | None:
     """One entry of the submissions folder as a submission (None: not one, e.g. a roster file)."""
     is_zip = entry.suffix.lower() == ".zip" and not entry.is_dir()

@@ -1,5 +1,5 @@
 """The gradebook in the formats other tools read, one module each in grader/outputs/formats/: a CSV
-for spreadsheets and LMS imports (`spreadsheet`), Gradescope's and PrairieLearn's `results.json`
+for spreadsheets and LMS imports (`spreadsheet`), Canvas's gradebook import (`canvas`), Gradescope's and PrairieLearn's `results.json`
 (`gradescope`, `prairielearn`), the GitHub Classroom autograding runner JSON (`classroom`), JUnit
 XML for CI dashboards (`junit`), and a Markdown feedback file per student (`feedback`).
 
@@ -23,10 +23,11 @@ from typing import Mapping, TextIO
 
 from dlgrade.grader.grading.gradebook import Gradebook
 from dlgrade.grader.outputs import escape
-from dlgrade.grader.outputs.formats import (Format, Output, Result, classroom, feedback, gradescope, junit, prairielearn,
-                                            spreadsheet)
+from dlgrade.grader.outputs.formats import (Format, Output, Result, canvas, classroom, feedback, gradescope, junit,
+                                            prairielearn, spreadsheet)
 
-_MODULES: dict[str, Format] = {m.NAME: m for m in (spreadsheet, gradescope, prairielearn, classroom, junit, feedback)}
+_MODULES: dict[str, Format] = {m.NAME: m for m in (spreadsheet, canvas, gradescope, prairielearn, classroom, junit,
+                                                   feedback)}
 #: The formats, as `dlgrade export --format` names them.
 FORMATS = tuple(_MODULES)
 

@@ -59,6 +59,11 @@ def build_report(db_path: Path | str) -> str:
                     [(e, p, str(n)) for (e, p), n in failures.most_common(TOP)]),
              "<h2>Most common hints</h2>",
              _table(["hint", "submissions"], [(h, str(n)) for h, n in hints.most_common(TOP)]),
+             "<h2>Overrides</h2>",
+             "<p>Points set by hand (<code>dlgrade override</code>); every score above counts them.</p>",
+             _table(["submission", "exercise", "points", "graded", "reason", "when"],
+                    [(r["name"], o["exercise"], f"{o['points']:g}", f"{float(o['original']):g}", o["reason"], o["at"])
+                     for r in results for o in r.get("overrides", []) if o.get("applied")]),
              "<h2>Grading time per submission</h2>", _bars(seconds, "seconds", percent=False),
              "</body></html>"]
     return "\n".join(parts)

@@ -26,7 +26,17 @@ def _is_advice(p: Mapping[str, Any]) -> bool:
 
 def verdict(exercise: Mapping[str, Any]) -> str:
     """One word or two for an exercise (in its JSON form, see `exercise_json`): "pass", "partial"
-    when only minor properties failed (some points earned), "fail" when it earns nothing."""
+    when only minor properties failed (some points earned), "fail" when it earns nothing; an
+    exercise whose points were set by hand (the gradebook's overrides) says so, with the reason."""
+    words = _verdict(exercise)
+    override = exercise.get("override")
+    if override:
+        words += (f" (override: {override['points']:g}/{float(exercise['max_points']):g}, graded "
+                  f"{float(override['original']):g}: {override['reason']})")
+    return words
+
+
+def _verdict(exercise: Mapping[str, Any]) -> str:
     status = exercise.get("status", "checked")
     if status != "checked":
         return _STATUS_WORDS.get(status, status.replace("_", " "))
@@ -104,9 +114,12 @@ def failure_lines(exercise: Mapping[str, Any], replay: bool = False) -> list[str
     bug often breaks several properties. An exercise that could not be checked (missing, module
     error, ...) is its reason alone. A passing exercise has only its advice (properties worth no
     points that do not hold)."""
+    override = exercise.get("override")
+    head = [f"override: {override['points']:g}/{float(exercise['max_points']):g} points set by hand (graded "
+            f"{float(override['original']):g}): {override['reason']}"] if override else []
     if exercise.get("status", "checked") not in ("checked", "not_implemented"):
-        return [] if exercise.get("passed") else [exercise.get("reason") or verdict(exercise)]
-    lines: list[str] = []
+        return head + ([] if exercise.get("passed") else [exercise.get("reason") or _verdict(exercise)])
+    lines: list[str] = head
     first_seen: dict[str, str] = {}
     for p in exercise.get("properties", []):
         if p["passed"] or not p["checked"] or (exercise.get("passed") and not _is_advice(p)):

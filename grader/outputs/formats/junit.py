@@ -47,6 +47,9 @@ def junit_xml(results: list[Result]) -> ET.ElementTree:
         for e in r.get("exercises", []):
             ET.SubElement(props, "property", name=f"points:{e['name']}", value=shown(e["points"]))
             ET.SubElement(props, "property", name=f"max_points:{e['name']}", value=shown(e["max_points"]))
+            if e.get("override"):
+                ET.SubElement(props, "property", name=f"override:{e['name']}",
+                              value=f"{shown(e['override']['original'])} -> {shown(e['points'])}: {e['override']['reason']}")
             loaded = e.get("status", "checked") in ("checked", "not_implemented")
             for p in e.get("properties", []):
                 case = ET.SubElement(suite, "testcase", classname=e["name"], name=p["name"])

@@ -117,3 +117,9 @@ def test_file_changes_sees_a_save(tmp_path):
     seen = next(watch.file_changes(tmp_path, stop_event=stop), set())
     stop.set()
     assert saved in seen
+
+
+def test_watch_takes_a_folder(tmp_path):
+    (tmp_path / "work.ipynb").write_text("{}")
+    run = CliRunner().invoke(main, ["check", "--path", str(tmp_path / "work.ipynb"), "--watch"])
+    assert run.exit_code == 2 and "--watch checks a folder" in run.output

@@ -52,12 +52,14 @@ def changed_modules(paths: Iterable[Path], root: Path) -> set[tuple[str, str]]:
     changed (moved or deleted)."""
     from dlgrade.checkers.registry import contract_modules
 
-    root = root.absolute()
+    roots = {root.absolute(), root.resolve()}
     found = set()
     for path in paths:
-        try:
-            parts = Path(path).absolute().relative_to(root).parts
-        except ValueError:
+        # As named (a module that is a link stays the submission's), else with links resolved
+        # (a watcher may report real paths).
+        parts = next((p.relative_to(r).parts for p in (Path(path).absolute(), Path(path).resolve()) for r in roots
+                      if p.is_relative_to(r)), None)
+        if parts is None:
             continue
         if len(parts) == 2 and parts[1].endswith(".py"):
             found.add((parts[0], parts[1][:-3]))

@@ -3,6 +3,8 @@ and every cell still gets the verdict on the code that had run before it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from dlgrade.checkers.registry import all_exercises
@@ -51,18 +53,54 @@ def kernel(tmp_path, monkeypatch):
 
 def test_an_autograde_checks_the_module_once(kernel):
     notebook, run, launches = kernel
-    cells = code_cells(notebook)
-    earned = run(cells)
+    earned = run(code_cells(notebook))
     tested = [name for name, _, _ in earned]
     assert len(tested) == 9 and len(set(tested)) == 9  # every exercise of losses.py has its test cell
     assert len(launches) == 1  # one checker process for the whole notebook
     (plan,) = launches
     assert sorted(n for names in plan.values() for n in names) == sorted(tested)  # each exercise checked once
-    # Each cell's points are its exercise's verdict on the code run before that cell, as when
-    # each cell checked for itself.
-    for name, points, before in earned:
-        assert name in plan[before] and points == _verdict(name, before)["points"]
-    assert len({points for _, points, _ in earned}) == 9
+    # The cells after each test cell only add new functions: one worker checks them all, on the
+    # code before the last test cell.
+    (whole,) = plan
+    assert whole == earned[-1][2]
+    assert all(points == _verdict(name, whole)["points"] for name, points, _ in earned)
+
+
+def test_code_a_later_cell_can_change_is_checked_as_it_was_before_the_test_cell(kernel):
+    notebook, run, launches = kernel
+    nb = json.loads(notebook.read_text())
+    last_test = max(i for i, c in enumerate(nb["cells"]) if "points_earned(" in "".join(c["source"]))
+    # A later cell redefines huber_loss, which huber_loss's own test cell ran without.
+    nb["cells"].insert(last_test, {"cell_type": "code", "metadata": {}, "source": "def huber_loss(pred, target):\n"
+                                   "    return 0.0", "outputs": [], "execution_count": None})
+    notebook.write_text(json.dumps(nb))
+    earned = run(code_cells(notebook))
+    assert len(launches) == 1
+    (plan,) = launches
+    by_exercise = {name: source for source, names in plan.items() for name in names}
+    before = {name: source for name, _, source in earned}
+    assert "return 0.0" not in before["huber_loss"] and by_exercise["huber_loss"] == before["huber_loss"]
+    # The others never name huber_loss: they share the run on the whole module.
+    assert by_exercise["softmax"] == by_exercise["l1_loss"] == before["l2_regularization"]
+    assert len(plan) == 2
+    for name, points, _ in earned:
+        assert points == _verdict(name, by_exercise[name])["points"]
+
+
+@pytest.mark.parametrize("before, added, shared", [
+    ("def f(x):\n    return x", "def g(x, k=2):\n    return x * k", True),
+    ("def f(x):\n    return x", "def f(x):\n    return -x", False),  # redefined
+    ("def f(x):\n    return g(x)", "def g(x):\n    return x", False),  # f calls what only the later code has
+    ("def f(x):\n    return globals()['g'](x)", "def h(x):\n    return x", False),  # introspection
+    ("def f(x):\n    return {'g': 1}", "def g(x):\n    return x", False),  # named in a string
+    ("def f(x):\n    return x", "@decorated\ndef g(x):\n    return x", False),
+    ("def f(x):\n    return x", "def g(x, k=K):\n    return x", False),  # a default that runs code
+    ("def f(x):\n    return x", "def g(x: T):\n    return x", False),  # an annotation that runs code
+    ("def f(x):\n    return x", "def g(x):\n    import torch\n    return x", False),  # a forbidden import
+    ("def f(x):\n    return x", "LIMIT = 3", False),  # anything but a function
+])
+def test_when_longer_code_stands_in(before, added, shared):
+    assert nbgrader_bridge._adds_nothing_reachable(before, added, {"f"}) is shared
 
 
 def test_code_that_differs_from_the_notebook_file_is_checked_as_it_ran(kernel):
@@ -77,5 +115,7 @@ def test_code_that_differs_from_the_notebook_file_is_checked_as_it_ran(kernel):
     module_exercises = [e.name for e in all_exercises() if e.assignment == ASSIGNMENT and e.module == MODULE]
     for launch, (name, points, before) in zip(launches[1:], earned[1:]):
         assert launch == {before: module_exercises} and "def extra" in before
-    for name, points, before in earned:
         assert points == _verdict(name, before)["points"]
+    name, points, _ = earned[0]
+    (planned,) = [source for source, names in launches[0].items() if name in names]
+    assert points == _verdict(name, planned)["points"]

@@ -160,10 +160,18 @@ def import_sibling_notebooks() -> None:
         sys.meta_path.append(_NotebookFinder())
 
 
-#: Verdicts by exercise, per checked module source (of the notebook being autograded).
-_checked: dict[str, dict[str, dict]] = {}
+#: Verdicts by exercise and the module source its test cell ran after (of the notebook being
+#: autograded).
+_checked: dict[tuple[str, str], dict] = {}
 #: CPU seconds each exercise may spend in student code (as `dlgrade check`'s default).
 EXERCISE_TIMEOUT = 10.0
+#: The largest module source on which the verdicts of earlier test cells are shared.
+MAX_SHARED_SOURCE = 1 << 20
+#: Names through which code can reach definitions it does not name: an exercise whose code uses
+#: one is checked on exactly the code before its test cell, never on a longer one.
+_INTROSPECTION = frozenset({"globals", "vars", "dir", "locals", "eval", "exec", "compile", "__import__", "getattr",
+                            "hasattr", "setattr", "delattr", "sys", "inspect", "importlib", "__dict__", "__module__",
+                            "__file__", "__name__", "__builtins__"})
 
 
 def points_earned(exercise: str) -> float:
@@ -175,25 +183,32 @@ def points_earned(exercise: str) -> float:
 
     The module is checked once per autograde, not once per test cell: the first test cell
     reads the notebook being run (`<module>.ipynb` in the current folder, as nbgrader runs it)
-    and checks, in one process, each of its test cells' exercises on the code of the cells
-    before that test cell, which is what that cell would have checked. A later cell uses that
-    verdict when the code it has run is the code planned for it; otherwise (a notebook run out
-    of order, or not from this file) it checks what it has run, as before."""
+    and checks, in one process, each test cell's exercise on the code of the cells before that
+    cell, which is what that cell would have checked (see `_shared_runs` for when the code of a
+    later cell stands in for it). A later cell uses that verdict when the code it has run is the
+    code planned for it; otherwise (a notebook run out of order, or not from this file) it
+    checks what it has run, as before."""
     from dlgrade.checkers.registry import all_exercises
 
     chosen = next(e for e in all_exercises() if e.name == exercise)
     siblings = {e.module for e in all_exercises() if e.assignment == chosen.assignment}
-    source = module_source([c for c in _history() if not _is_test_cell(c)], siblings)
-    key = json.dumps([chosen.assignment, chosen.module, source])
-    if exercise not in _checked.get(key, {}):
-        plan = _planned_checks(chosen, siblings)
-        if exercise not in plan.get(source, []):  # the notebook on disk is not what ran: check what ran
-            names = [e.name for e in all_exercises() if e.assignment == chosen.assignment and e.module == chosen.module]
-            plan = {source: names}
+    ran = [c for c in _history() if not _is_test_cell(c)]
+    source = module_source(ran, siblings)
+    if (source, exercise) not in _checked:
+        planned = _planned_checks(chosen, siblings)
+        if (exercise, source) not in {(name, module_source(cells, siblings)) for name, cells in planned}:
+            # The notebook on disk is not what ran: check what ran, every exercise of the module.
+            planned = [(e.name, ran) for e in all_exercises()
+                       if e.assignment == chosen.assignment and e.module == chosen.module]
+        runs = _shared_runs(planned, siblings)
+        verdicts = _run_checker(chosen.assignment, chosen.module, siblings,
+                                {run: [name for name, _ in cells] for run, cells in runs.items()})
         _checked.clear()
-        _checked.update((json.dumps([chosen.assignment, chosen.module, src]), verdicts)
-                        for src, verdicts in _run_checker(chosen.assignment, chosen.module, siblings, plan).items())
-    verdict = _checked[key][exercise]
+        _checked.update(((cell_source, name), verdicts[run][name])
+                        for run, cells in runs.items() for name, cell_source in cells if name in verdicts[run])
+    verdict = _checked.get((source, exercise))
+    if verdict is None:
+        raise RuntimeError(f"dlgrade check gave no verdict on {exercise}")
     if not verdict["passed"]:
         from dlgrade.grader.outputs.report import failure_lines
 
@@ -219,23 +234,21 @@ def _tested_exercise(source: str) -> str | None:
     return None
 
 
-def _planned_checks(chosen, siblings: set[str]) -> dict[str, list[str]]:
-    """{module source: exercises to check on it}: for the first test cell of each of the
-    module's exercises in the notebook being run, its exercise on the code of the cells before
-    it. Empty when the notebook is not here, or cannot be read. (What the file says decides only
-    what is checked ahead: a verdict is used only by a cell whose own code is the one checked.)"""
+def _planned_checks(chosen, siblings: set[str]) -> list[tuple[str, list[str]]]:
+    """(exercise, the code cells before its test cell) for the first test cell of each of the
+    module's exercises in the notebook being run. Empty when the notebook is not here, or cannot
+    be read. (What the file says decides only what is checked ahead: a verdict is used only by a
+    cell whose own code is the one planned.)"""
     from dlgrade.checkers.registry import all_exercises
     from dlgrade.grader.boundary.intake import Refused
 
     module_exercises = {e.name for e in all_exercises() if e.assignment == chosen.assignment
                         and e.module == chosen.module}
-
     try:
         cells = code_cells(f"{chosen.module}.ipynb")
     except (OSError, Refused):
-        return {}
-    plan: dict[str, list[str]] = {}
-    before: list[str] = []
+        return []
+    planned, before = [], []
     for cell in cells:
         if not _is_test_cell(cell):
             before.append(cell)
@@ -243,8 +256,75 @@ def _planned_checks(chosen, siblings: set[str]) -> dict[str, list[str]]:
         tested = _tested_exercise(cell)
         if tested in module_exercises:
             module_exercises.discard(tested)
-            plan.setdefault(module_source(before, siblings), []).append(tested)
-    return plan
+            planned.append((tested, list(before)))
+    return planned
+
+
+def _shared_runs(planned: list[tuple[str, list[str]]], siblings: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """{module source to check: [(exercise, the source its test cell ran after)]}: the planned
+    checks, each exercise on the code before its test cell or, where that cannot change its
+    verdict, on the code before the last test cell, so that one worker checks most of them.
+
+    The longer code stands in only when what the cells in between add is plain new functions
+    (no decorator, no annotation, constant defaults, no import anywhere in them) whose names the
+    code before the exercise's test cell never mentions (as a name, an attribute or a string),
+    and that code uses none of Python's ways of reaching a definition it does not name
+    (globals(), getattr, sys.modules...): importing the longer module then runs exactly the
+    shorter one's statements and defines functions that nothing of the exercise can reach."""
+    from dlgrade.checkers.registry import all_exercises
+
+    needs = {e.name: {e.name, *e.needs} for e in all_exercises()}
+    last = max(planned, key=lambda p: len(p[1]), default=None)
+    runs: dict[str, list[tuple[str, str]]] = {}
+    for name, cells in planned:
+        source = module_source(cells, siblings)
+        run = source
+        if last is not None and last[1][:len(cells)] == cells:
+            longer = module_source(last[1], siblings)
+            if len(longer) <= MAX_SHARED_SOURCE and _adds_nothing_reachable(
+                    source, module_source(last[1][len(cells):], siblings), needs.get(name, {name})):
+                run = longer
+        runs.setdefault(run, []).append((name, source))
+    return runs
+
+
+def _adds_nothing_reachable(before: str, added: str, names: set[str]) -> bool:
+    """Whether the module `before` followed by `added` behaves, for the functions `names`, as
+    `before` alone (see `_shared_runs`)."""
+    try:
+        before_tree, added_tree = ast.parse(before), ast.parse(added)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    used = set(names)
+    for node in ast.walk(before_tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            used.add(node.name)
+        elif isinstance(node, ast.arg):
+            used.add(node.arg)
+        elif isinstance(node, ast.alias):
+            used |= {node.name.split(".")[0], node.asname or ""}
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            used.add(node.value)
+    if used & _INTROSPECTION:
+        return False
+    for node in added_tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.returns or node.name in used:
+            return False
+        arguments = node.args
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+        if any(a is not None and a.annotation is not None for a in every):
+            return False
+        if not all(isinstance(d, ast.Constant) for d in [*arguments.defaults, *arguments.kw_defaults] if d is not None):
+            return False
+        # An import anywhere in a module is judged for the whole module (a forbidden package).
+        if any(isinstance(n, (ast.Import, ast.ImportFrom)) or getattr(n, "id", None) == "__import__"
+               or getattr(n, "attr", None) == "import_module" for n in ast.walk(node)):
+            return False
+    return True
 
 
 def _run_checker(assignment: str, module: str, siblings: set[str], plan: dict[str, list[str]]) -> dict[str, dict]:

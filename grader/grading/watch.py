@@ -37,13 +37,35 @@ Show = Callable[[list["ExerciseResult"], "set[tuple[str, str]] | None", list["Ex
 
 def file_changes(path: Path, stop_event=None) -> Iterator[set[Path]]:
     """The sets of Python files under `path` that changed, one set per burst of saves, until
-    Ctrl-C (which ends the iteration rather than raising) or until `stop_event` (a
-    threading.Event) is set."""
+    `stop_event` (a threading.Event) is set or the iteration is closed. Watching starts when
+    this is called, not when the iteration first asks, so that a save made during the first
+    check is seen."""
+    import queue
+    import threading
+
     import watchfiles
 
-    for changes in watchfiles.watch(path, watch_filter=watchfiles.PythonFilter(), stop_event=stop_event,
-                                    raise_interrupt=False):
-        yield {Path(changed) for _, changed in changes}
+    stop = stop_event or threading.Event()
+    found: queue.Queue = queue.Queue()
+
+    def watcher() -> None:
+        try:
+            for changes in watchfiles.watch(path, watch_filter=watchfiles.PythonFilter(), stop_event=stop,
+                                            raise_interrupt=False):
+                found.put({Path(changed) for _, changed in changes})
+        finally:
+            found.put(None)
+
+    threading.Thread(target=watcher, name="dlgrade-watch", daemon=True).start()
+
+    def changes() -> Iterator[set[Path]]:
+        try:
+            while (batch := found.get()) is not None:
+                yield batch
+        finally:  # Ctrl-C in the wait, or the loop is done: the watcher stops too
+            stop.set()
+
+    return changes()
 
 
 def changed_modules(paths: Iterable[Path], root: Path) -> set[tuple[str, str]]:

@@ -290,6 +290,8 @@ def _target(row: dict, key: str = "target_s", unit: str = " s") -> str:
 
 
 def print_tables(rows: list[dict], console: Console) -> None:
+    """One table per section measured."""
+    measured = {r["section"] for r in rows}
     table = Table(title="seconds per submission (the solutions), checker loaded")
     for column in ("assignment", "profile", "mode", "wall s", "CPU s", "in student code s", "examples",
                    "examples/s", "target (wall)"):
@@ -298,7 +300,8 @@ def print_tables(rows: list[dict], console: Console) -> None:
         table.add_row(r["assignment"] + ("" if r["checked"] == [r["assignment"]] else f" ({', '.join(r['checked'])})"),
                       r["profile"], r["mode"], _s(r["wall_s"]), _s(r["cpu_s"]), _s(r["student_s"], 3),
                       str(r["examples"] or "–"), _s(r["examples_per_s"], 0), _target(r))
-    console.print(table)
+    if "submission" in measured:
+        console.print(table)
 
     table = Table(title="batch overhead: grade_batch (1 job, sandboxed, grading) over the sum of single checks")
     for column in ("assignment", "submissions", "batch wall s", "per submission s", "sum of single s", "ratio",
@@ -308,7 +311,8 @@ def print_tables(rows: list[dict], console: Console) -> None:
         table.add_row(r["assignment"], str(r["submissions"]), _s(r["wall_s"]), _s(r["per_submission_s"]),
                       _s(r["sum_of_single_s"]), _s(r["overhead_ratio"]), _s(r["grading_s_recorded"]),
                       _s(r["student_s_recorded"], 3))
-    console.print(table)
+    if "batch" in measured:
+        console.print(table)
 
     table = Table(title="dlgrade check, one exercise (student profile)")
     for column in ("what", "mode", "first run s", "median wall s", "median CPU s", "runs", "target"):
@@ -316,7 +320,8 @@ def print_tables(rows: list[dict], console: Console) -> None:
     for r in (r for r in rows if r["section"] == "check"):
         table.add_row(r["what"], r["mode"], _s(r["first_s"]), _s(r["wall_s"]), _s(r["cpu_s"]), str(r["runs"]),
                       _target(r))
-    console.print(table)
+    if "check" in measured:
+        console.print(table)
 
     for r in (r for r in rows if r["section"] == "nbgrader"):
         if "skipped" in r:

@@ -122,8 +122,11 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
               help="Run the code in this process (to debug with breakpoints); same verdicts, no confinement.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="CPU seconds each exercise may spend in student code.")
+@click.option("--watch", is_flag=True,
+              help="Keep checking: after the first run, re-check the exercises a saved module affects, on every save "
+                   "(Ctrl-C ends it).")
 def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, junit_path,
-                  summary_path, reveal, no_sandbox, timeout) -> None:
+                  summary_path, reveal, no_sandbox, timeout, watch) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
 
     Exit status: 0 when every checked exercise passes, 1 when any fails, 2 on a usage error."""
@@ -133,6 +136,12 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     path = path or _default_path()
     shown_path = path
+    if watch:
+        if path.is_file() or classroom_path or junit_path or summary_path:
+            raise click.UsageError("--watch checks a folder (not a notebook) and writes no --classroom, --junit or "
+                                   "--summary result")
+        _watch_checks(list(names), path, profile_name, seed, only, reveal, not no_sandbox, timeout, json_path)
+        return
     if path.is_file():
         if path.suffix != ".ipynb":
             raise click.UsageError(f"--path {path}: give a folder laid out like the release, or a notebook (.ipynb)")
@@ -168,6 +177,57 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
             with open(summary_path, "a", encoding="utf-8") as f:
                 f.write(classroom_summary(result))
     sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+def _watch_checks(names: list[str], path: Path, profile_name: str, seed: int | None, only: str | None,
+                  reveal: bool | None, sandbox: bool, timeout: float, json_path: Path | None) -> None:
+    """`check --watch`: check, then re-check what each save affects until Ctrl-C (see
+    grader.grading.watch). The seed is drawn once, so that every round of the session checks the
+    same cases and a verdict changes only when the code does. Exits as `check` does, on the
+    latest verdicts."""
+    import time
+
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.grader.boundary.intake import Refused
+    from dlgrade.grader.grading import watch
+    from dlgrade.grader.outputs.escape import console as escape
+    from dlgrade.grader.outputs.report import print_results, write_json
+
+    profile = get_profile(profile_name, seed, reveal)
+    check = watch.fresh_checks(path, sandbox, profile_name=profile_name, seed=profile.seed, only=only, reveal=reveal,
+                               exercise_timeout=timeout)
+    console = _console()
+    started = time.perf_counter()
+    current = []  # the latest verdict of every exercise checked so far
+
+    def show(fresh, changed, latest) -> None:
+        current[:] = latest
+        saved = "" if changed is None else ", ".join(sorted(f"{a}/{m}.py" for a, m in changed)) + " changed: "
+        print_results(fresh, console, title=f"{saved}dlgrade check --watch: {path} ({profile.name} profile"
+                      + (f", seed {profile.seed})" if profile.reveal_examples else ")"))
+        passing = sum(r.passed for r in latest)
+        console.print(f"[dim]{passing} of {len(latest)} exercise(s) pass; checked in "
+                      f"{time.perf_counter() - started:.2f} s; watching {escape(str(path))} for saves (Ctrl-C to stop)[/]")
+        if json_path:
+            write_json(latest, profile, json_path)
+
+    def timed(names_due):
+        nonlocal started
+        started = time.perf_counter()
+        try:
+            return check(names_due)
+        except Refused as e:  # a save the intake refuses (a link out of the folder): said, and watched on
+            console.print(f"[red]{escape(str(path))}: {escape(str(e))}[/]; nothing re-checked")
+            return []
+
+    try:
+        watch.watch(names, timed, show, path, watch.file_changes(path))
+    except KeyError as e:
+        raise click.UsageError(f"unknown exercise or assignment: {e.args[0]} (see `dlgrade list`)")
+    except KeyboardInterrupt:  # during a round (its submission is closed on the way out) or a wait
+        pass
+    console.print("stopped watching")
+    sys.exit(0 if current and all(r.passed for r in current) else 1)
 
 
 def _notebook_submission(notebook: Path, names: list[str]) -> tuple[list[str], Path]:

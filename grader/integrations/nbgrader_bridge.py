@@ -12,8 +12,10 @@
 
 How a test cell grades: the notebook's code has already run in nbgrader's kernel, unconfined (that
 is nbgrader's model). The test cell takes the code of the notebook's cells from the kernel's input
-history, writes it as a module, and runs `dlgrade check` at the grading profile in a fresh
-process, whose sandboxed worker runs the student code. Its output is captured, so nothing reaches
+history, writes it as a module, and checks it at the grading profile in a fresh process, whose
+sandboxed worker runs the student code. The first test cell of a notebook checks, in that one
+process, what every test cell of the notebook will ask for (see `points_earned`), so an autograde
+imports the checker once per notebook, not once per cell. Its output is captured, so nothing reaches
 the cell's stderr (nbgrader gives 0 to a cell that writes to stderr). The kernel itself is not a
 sandbox: a notebook can tamper with the test cells' code in it. Grades you must defend come from
 `dlgrade grade submitted/`, which checks the same notebooks without running them in a kernel.
@@ -158,60 +160,226 @@ def import_sibling_notebooks() -> None:
         sys.meta_path.append(_NotebookFinder())
 
 
-_checked: dict[str, dict] = {}
+#: Verdicts by exercise and the module source its test cell ran after (of the notebook being
+#: autograded).
+_checked: dict[tuple[str, str], dict] = {}
+#: CPU seconds each exercise may spend in student code (as `dlgrade check`'s default).
+EXERCISE_TIMEOUT = 10.0
+#: The largest module source on which the verdicts of earlier test cells are shared.
+MAX_SHARED_SOURCE = 1 << 20
+#: Names through which code can reach definitions it does not name: an exercise whose code uses
+#: one is checked on exactly the code before its test cell, never on a longer one.
+_INTROSPECTION = frozenset({"globals", "vars", "dir", "locals", "eval", "exec", "compile", "__import__", "getattr",
+                            "hasattr", "setattr", "delattr", "sys", "inspect", "importlib", "__dict__", "__module__",
+                            "__file__", "__name__", "__builtins__"})
 
 
 def points_earned(exercise: str) -> float:
     """The points `exercise` earns, for an nbgrader test cell: the code of the cells run so far
-    in this kernel (its input history) is checked, with the module's other exercises, at the
-    grading profile in a fresh process whose sandboxed worker runs it; sibling modules come from
-    the notebooks beside it. Prints nothing to stderr; raises RuntimeError when the checker
-    itself fails (nbgrader then shows the traceback and gives 0)."""
+    in this kernel (its input history) is checked, at the grading profile in a fresh process
+    whose sandboxed worker runs it; sibling modules come from the notebooks beside it. Prints
+    nothing to stderr; raises RuntimeError when the checker itself fails (nbgrader then shows
+    the traceback and gives 0).
+
+    The module is checked once per autograde, not once per test cell: the first test cell
+    reads the notebook being run (`<module>.ipynb` in the current folder, as nbgrader runs it)
+    and checks, in one process, each test cell's exercise on the code of the cells before that
+    cell, which is what that cell would have checked (see `_shared_runs` for when the code of a
+    later cell stands in for it). A later cell uses that verdict when the code it has run is the
+    code planned for it; otherwise (a notebook run out of order, or not from this file) it
+    checks what it has run, as before."""
     from dlgrade.checkers.registry import all_exercises
 
     chosen = next(e for e in all_exercises() if e.name == exercise)
-    cells = [c for c in _history() if "points_earned(" not in c]
-    key = json.dumps([chosen.assignment, chosen.module, cells])
-    if key not in _checked:
+    siblings = {e.module for e in all_exercises() if e.assignment == chosen.assignment}
+    ran = [c for c in _history() if not _is_test_cell(c)]
+    source = module_source(ran, siblings)
+    if (source, exercise) not in _checked:
+        planned = _planned_checks(chosen, siblings)
+        if (exercise, source) not in {(name, module_source(cells, siblings)) for name, cells in planned}:
+            # The notebook on disk is not what ran: check what ran, every exercise of the module.
+            planned = [(e.name, ran) for e in all_exercises()
+                       if e.assignment == chosen.assignment and e.module == chosen.module]
+        runs = _shared_runs(planned, siblings)
+        verdicts = _run_checker(chosen.assignment, chosen.module, siblings,
+                                {run: [name for name, _ in cells] for run, cells in runs.items()})
         _checked.clear()
-        siblings = {e.module for e in all_exercises() if e.assignment == chosen.assignment}
-        names = [e.name for e in all_exercises() if e.assignment == chosen.assignment and e.module == chosen.module]
-        with tempfile.TemporaryDirectory(prefix="dlgrade-nb-") as tmp:
-            folder = Path(tmp, "submission", chosen.assignment)
-            folder.mkdir(parents=True)
-            for module in siblings - {chosen.module}:
-                if Path(f"{module}.ipynb").is_file():
-                    (folder / f"{module}.py").write_text(module_source(code_cells(f"{module}.ipynb"), siblings))
-            (folder / f"{chosen.module}.py").write_text(module_source(cells, siblings))
-            report = Path(tmp, "verdicts.json")
-            # The course seed goes through a pipe, never the command line or an inherited
-            # environment (both readable by other processes of the machine).
-            env = {k: v for k, v in os.environ.items() if k != "DLGRADE_COURSE_SEED"}
-            seed, seed_read = os.environ.get("DLGRADE_COURSE_SEED"), None
-            seed_args: list[str] = []
-            if seed is not None:
-                seed_read, seed_write = os.pipe()
-                os.write(seed_write, seed.encode())
-                os.close(seed_write)
-                seed_args = ["--seed-file", f"/dev/fd/{seed_read}"]
-            try:
-                run = subprocess.run([sys.executable, "-m", "dlgrade.grader.cli", "check", "--path", str(folder.parent),
-                                      "--profile", "grading", "--json", str(report), *seed_args, *names],
-                                     capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env,
-                                     pass_fds=() if seed_read is None else (seed_read,))
-            finally:
-                if seed_read is not None:
-                    os.close(seed_read)
-            if not report.is_file():
-                raise RuntimeError(f"dlgrade check failed (exit {run.returncode}): {run.stderr[-2000:]}")
-            _checked[key] = {e["name"]: e for e in json.loads(report.read_text())["exercises"]}
-    verdict = _checked[key][exercise]
+        _checked.update(((cell_source, name), verdicts[run][name])
+                        for run, cells in runs.items() for name, cell_source in cells if name in verdicts[run])
+    verdict = _checked.get((source, exercise))
+    if verdict is None:
+        raise RuntimeError(f"dlgrade check gave no verdict on {exercise}")
     if not verdict["passed"]:
         from dlgrade.grader.outputs.report import failure_lines
 
         print(f"{exercise}: {verdict['points']:g}/{verdict['max_points']:g}")
         print("\n".join(failure_lines(verdict)))
     return round(min(float(verdict["points"]), float(verdict["max_points"])), 4)
+
+
+def _is_test_cell(source: str) -> bool:
+    return "points_earned(" in source
+
+
+def _tested_exercise(source: str) -> str | None:
+    """The exercise a test cell grades (the string given to points_earned), if it says plainly."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "points_earned" and len(node.args) == 1
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            return node.args[0].value
+    return None
+
+
+def _planned_checks(chosen, siblings: set[str]) -> list[tuple[str, list[str]]]:
+    """(exercise, the code cells before its test cell) for the first test cell of each of the
+    module's exercises in the notebook being run. Empty when the notebook is not here, or cannot
+    be read. (What the file says decides only what is checked ahead: a verdict is used only by a
+    cell whose own code is the one planned.)"""
+    from dlgrade.checkers.registry import all_exercises
+    from dlgrade.grader.boundary.intake import Refused
+
+    module_exercises = {e.name for e in all_exercises() if e.assignment == chosen.assignment
+                        and e.module == chosen.module}
+    try:
+        cells = code_cells(f"{chosen.module}.ipynb")
+    except (OSError, Refused):
+        return []
+    planned, before = [], []
+    for cell in cells:
+        if not _is_test_cell(cell):
+            before.append(cell)
+            continue
+        tested = _tested_exercise(cell)
+        if tested in module_exercises:
+            module_exercises.discard(tested)
+            planned.append((tested, list(before)))
+    return planned
+
+
+def _shared_runs(planned: list[tuple[str, list[str]]], siblings: set[str]) -> dict[str, list[tuple[str, str]]]:
+    """{module source to check: [(exercise, the source its test cell ran after)]}: the planned
+    checks, each exercise on the code before its test cell or, where that cannot change its
+    verdict, on the code before the last test cell, so that one worker checks most of them.
+
+    The longer code stands in only when what the cells in between add is plain new functions
+    (no decorator, no annotation, constant defaults, no import anywhere in them) whose names the
+    code before the exercise's test cell never mentions (as a name, an attribute or a string),
+    and that code uses none of Python's ways of reaching a definition it does not name
+    (globals(), getattr, sys.modules...): importing the longer module then runs exactly the
+    shorter one's statements and defines functions that nothing of the exercise can reach."""
+    from dlgrade.checkers.registry import all_exercises
+
+    needs = {e.name: {e.name, *e.needs} for e in all_exercises()}
+    last = max(planned, key=lambda p: len(p[1]), default=None)
+    runs: dict[str, list[tuple[str, str]]] = {}
+    for name, cells in planned:
+        source = module_source(cells, siblings)
+        run = source
+        if last is not None and last[1][:len(cells)] == cells:
+            longer = module_source(last[1], siblings)
+            if len(longer) <= MAX_SHARED_SOURCE and _adds_nothing_reachable(
+                    source, module_source(last[1][len(cells):], siblings), needs.get(name, {name})):
+                run = longer
+        runs.setdefault(run, []).append((name, source))
+    return runs
+
+
+def _adds_nothing_reachable(before: str, added: str, names: set[str]) -> bool:
+    """Whether the module `before` followed by `added` behaves, for the functions `names`, as
+    `before` alone (see `_shared_runs`)."""
+    try:
+        before_tree, added_tree = ast.parse(before), ast.parse(added)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    used = set(names)
+    for node in ast.walk(before_tree):
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            used.add(node.name)
+        elif isinstance(node, ast.arg):
+            used.add(node.arg)
+        elif isinstance(node, ast.alias):
+            used |= {node.name.split(".")[0], node.asname or ""}
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            used.add(node.value)
+    if used & _INTROSPECTION:
+        return False
+    for node in added_tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.returns or node.name in used:
+            return False
+        arguments = node.args
+        every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]
+        if any(a is not None and a.annotation is not None for a in every):
+            return False
+        if not all(isinstance(d, ast.Constant) for d in [*arguments.defaults, *arguments.kw_defaults] if d is not None):
+            return False
+        # An import anywhere in a module is judged for the whole module (a forbidden package).
+        if any(isinstance(n, (ast.Import, ast.ImportFrom)) or getattr(n, "id", None) == "__import__"
+               or getattr(n, "attr", None) == "import_module" for n in ast.walk(node)):
+            return False
+    return True
+
+
+def _run_checker(assignment: str, module: str, siblings: set[str], plan: dict[str, list[str]]) -> dict[str, dict]:
+    """Check, in one fresh process (`python -m dlgrade.grader.integrations.nbgrader_bridge`),
+    each module source of `plan` with its exercises: {source: {exercise: verdict as JSON}}."""
+    with tempfile.TemporaryDirectory(prefix="dlgrade-nb-") as tmp:
+        given = {m: module_source(code_cells(f"{m}.ipynb"), siblings)
+                 for m in sorted(siblings - {module}) if Path(f"{m}.ipynb").is_file()}
+        runs = []
+        for i, (source, names) in enumerate(plan.items()):
+            folder = Path(tmp, f"submission{i}", assignment)
+            folder.mkdir(parents=True)
+            for other, text in given.items():
+                (folder / f"{other}.py").write_text(text)
+            (folder / f"{module}.py").write_text(source)
+            runs.append({"path": str(folder.parent), "names": names, "json": str(Path(tmp, f"verdicts{i}.json"))})
+        plan_file = Path(tmp, "plan.json")
+        plan_file.write_text(json.dumps(runs))
+        # The course seed goes through a pipe, never the command line or an inherited
+        # environment (both readable by other processes of the machine).
+        env = {k: v for k, v in os.environ.items() if k != "DLGRADE_COURSE_SEED"}
+        seed, seed_read = os.environ.get("DLGRADE_COURSE_SEED"), None
+        seed_args: list[str] = []
+        if seed is not None:
+            seed_read, seed_write = os.pipe()
+            os.write(seed_write, seed.encode())
+            os.close(seed_write)
+            seed_args = ["--seed-file", f"/dev/fd/{seed_read}"]
+        try:
+            run = subprocess.run([sys.executable, "-m", "dlgrade.grader.integrations.nbgrader_bridge", str(plan_file),
+                                  *seed_args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env,
+                                 pass_fds=() if seed_read is None else (seed_read,))
+        finally:
+            if seed_read is not None:
+                os.close(seed_read)
+        found = {}
+        for source, entry in zip(plan, runs):
+            report = Path(entry["json"])
+            if not report.is_file():
+                raise RuntimeError(f"dlgrade check failed (exit {run.returncode}): {run.stderr[-2000:]}")
+            found[source] = {e["name"]: e for e in json.loads(report.read_text())["exercises"]}
+    return found
+
+
+def check_plan(plan_file: Path, seed: int | None) -> None:
+    """What the process `_run_checker` starts does: for each entry of the plan (a submission
+    folder, exercise names, a JSON file), check them at the grading profile, sandboxed, and
+    write their verdicts as `dlgrade check --json` does. The checker is imported once for all."""
+    from dlgrade.grader.grading.session import run_checks
+    from dlgrade.grader.outputs.report import write_json
+
+    for entry in json.loads(Path(plan_file).read_text()):
+        profile, results = run_checks(list(entry["names"]), Path(entry["path"]), "grading", seed, sandbox=True,
+                                      exercise_timeout=EXERCISE_TIMEOUT)
+        write_json(results, profile, Path(entry["json"]))
 
 
 def _history() -> list[str]:
@@ -222,3 +390,29 @@ def _history() -> list[str]:
         return []
     shell = get_ipython()
     return list(shell.user_ns.get("In", [])) if shell is not None else []
+
+
+def _main(argv: list[str]) -> int:
+    """python -m dlgrade.grader.integrations.nbgrader_bridge PLAN.json [--seed-file FILE]"""
+    from dlgrade.grader.boundary.intake import Refused
+
+    seed = None
+    if argv[1:2] == ["--seed-file"] and len(argv) == 3:
+        text = Path(argv[2]).read_text().strip()
+        if not text.isdigit():
+            print("--seed-file: expected one non-negative integer", file=sys.stderr)
+            return 2
+        seed = int(text)
+    elif len(argv) != 1:
+        print(_main.__doc__, file=sys.stderr)
+        return 2
+    try:
+        check_plan(Path(argv[0]), seed)
+    except Refused as e:
+        print(f"dlgrade: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,394 @@
+"""Grading speed: what checking a submission costs, per assignment, and what the tools around the
+checker add to it.
+
+For each assignment, on the instructor's solutions as the submission:
+
+- seconds per submission at the student and grading profiles, sandboxed and in-process (this
+  process, the checker already loaded, as in a batch's pool), as wall time and as CPU time (this
+  process's and the sandboxed worker's), with the time spent inside student code;
+- examples checked per second: the test cases hypothesis ran (counted in a separate in-process
+  run, since counting them slows hypothesis down), over the wall time of the sandboxed run;
+- the batch overhead ratio: the wall time of `grade_batch` on several copies of the submission
+  (one job, sandboxed) over the sum of their single sandboxed checks.
+
+Then, for one exercise: `dlgrade check EXERCISE` cold (a new process, imports included) and with
+--watch after the first run (a real save seen by watchfiles, to the verdict shown), sandboxed and
+in-process; and, where nbgrader is installed, `nbgrader autograde` against `dlgrade grade` on the
+same notebook submissions. Each figure that has a target in issue 15 says whether it meets it.
+
+The machine's load at the start and the end is written with the results: on a busy machine the
+wall times grow, the CPU times much less. Prints tables and writes JSON (default
+bench/results/grading_speed.json).
+
+    python bench/grading_speed.py [--quick] [--assignments a1_backprop,a4_cnn] [--runs 3]
+                                  [--submissions 3] [--exercise affine_backward] [--out FILE]
+
+--quick is a smoke run: one exercise stands for a1_backprop, one run of each, one submission in
+the batch, one save watched, no nbgrader. --sections measures some of it (nbgrader alone takes
+minutes). The JSON is rewritten after each measurement, so an interrupted run keeps what it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_file import write_results  # noqa: E402
+
+from dlgrade.assignments import ASSIGNMENTS_DIR  # noqa: E402
+from dlgrade.checkers.registry import all_exercises, select  # noqa: E402
+from dlgrade.grader.grading.session import run_checks  # noqa: E402
+
+ASSIGNMENTS = sorted({e.assignment for e in all_exercises()})
+PROFILES = ("student", "grading")
+#: The seed of every run (the grading profile is derandomized from it; the student one seeded by it).
+SEED = 7
+#: What `dlgrade check affine_backward` took when issue 15 was filed (quiet 2-core machine).
+COLD_BEFORE_S = 2.1
+#: Issue 15's targets.
+A1_GRADING_TARGET_S = 3.0
+WATCH_TARGET_S = 0.5
+NBGRADER_TARGET_RATIO = 1.3
+SECTIONS = ("submission", "batch", "check", "nbgrader")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def solutions_submission(dest: Path, assignment: str) -> Path:
+    """A submission folder `dest` holding the solutions of `assignment`; returns `dest`."""
+    shutil.copytree(ASSIGNMENTS_DIR / assignment, dest / assignment,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.toml"))
+    return dest
+
+
+# -- one submission --------------------------------------------------------------------------------
+
+def count_examples(names: list[str], path: Path, profile: str) -> int | None:
+    """The hypothesis test cases (passed or failed) a check of `names` runs, in-process; None
+    where this hypothesis cannot report them."""
+    try:
+        from hypothesis.internal.observability import add_observability_callback, remove_observability_callback
+    except ImportError:
+        return None
+    count = 0
+
+    def seen(observation) -> None:
+        nonlocal count
+        kind = getattr(observation, "type", None) or (observation.get("type") if isinstance(observation, dict) else None)
+        status = getattr(observation, "status", None) or (observation.get("status") if isinstance(observation, dict)
+                                                          else None)
+        count += kind == "test_case" and str(getattr(status, "value", status)) in ("passed", "failed")
+
+    add_observability_callback(seen)
+    try:
+        run_checks(names, path, profile, SEED, sandbox=False)
+    finally:
+        remove_observability_callback(seen)
+    return count or None
+
+
+def check_cost(names: list[str], path: Path, profile: str, sandbox: bool, runs: int) -> dict:
+    """Median wall and CPU seconds of `runs` checks of `names` in this process, and the time
+    inside student code (the worker's CPU time, sandboxed; measured around each call in-process)."""
+    walls, cpus, student, points = [], [], [], []
+    for _ in range(runs):
+        start, cpu = time.perf_counter(), time.process_time()
+        _, results = run_checks(names, path, profile, SEED, sandbox=sandbox, exercise_timeout=60)
+        walls.append(time.perf_counter() - start)
+        in_student = sum(r.student_seconds for r in results)
+        # Sandboxed, the student's CPU time is the worker's, outside this process.
+        cpus.append(time.process_time() - cpu + (in_student if sandbox else 0.0))
+        student.append(in_student)
+        points.append(sum(r.points for r in results))
+    return {"wall_s": statistics.median(walls), "cpu_s": statistics.median(cpus),
+            "student_s": statistics.median(student), "points": points[-1], "runs": runs}
+
+
+def measure_assignment(assignment: str, names: list[str], runs: int, work: Path) -> list[dict]:
+    """Rows for one assignment: each profile, sandboxed and in-process, with examples per second."""
+    path = solutions_submission(work / f"solutions-{assignment}", assignment)
+    rows = []
+    for profile in PROFILES:
+        examples = count_examples(names, path, profile)
+        costs = {mode: check_cost(names, path, profile, mode == "sandboxed", runs) for mode in ("sandboxed", "in-process")}
+        for mode, cost in costs.items():
+            row = {"section": "submission", "assignment": assignment, "checked": names, "profile": profile,
+                   "mode": mode, **cost, "examples": examples,
+                   "examples_per_s": None if not examples else examples / cost["wall_s"],
+                   "examples_per_cpu_s": None if not examples else examples / max(cost["cpu_s"], 1e-9)}
+            if profile == "grading" and mode == "sandboxed":
+                goal = 4 * costs["in-process"]["student_s"] + 2
+                if assignment == "a1_backprop":
+                    goal = min(goal, A1_GRADING_TARGET_S)
+                row.update(target_s=goal, meets_target=cost["wall_s"] <= goal, meets_target_cpu=cost["cpu_s"] <= goal)
+            rows.append(row)
+    return rows
+
+
+def batch_overhead(assignment: str, names: list[str], copies: int, single_s: float, work: Path) -> dict:
+    """`grade_batch` (one job, sandboxed, grading profile) on `copies` copies of the solutions,
+    against `copies` single sandboxed checks at the grading profile (`single_s` each)."""
+    from dlgrade.grader.grading.batch import grade_batch
+    from dlgrade.grader.grading.gradebook import Gradebook
+
+    folder = work / f"batch-{assignment}"
+    for i in range(copies):
+        solutions_submission(folder / f"student_{i:03d}", assignment)
+    db = work / f"batch-{assignment}.sqlite"
+    start = time.perf_counter()
+    summary = grade_batch(folder, names, db, jobs=1, engine="local", timeout=60, seed=SEED, sandbox=True,
+                          progress=False)
+    wall = time.perf_counter() - start
+    with Gradebook(db) as book:
+        results = book.results()
+    return {"section": "batch", "assignment": assignment, "checked": names, "submissions": copies, "wall_s": wall,
+            "per_submission_s": wall / copies, "sum_of_single_s": single_s * copies,
+            "overhead_ratio": wall / max(single_s * copies, 1e-9),
+            "grading_s_recorded": sum(r["seconds"] for r in results),
+            "student_s_recorded": sum(r["student_seconds"] for r in results), "errors": summary["errors"]}
+
+
+# -- dlgrade check, cold and watching --------------------------------------------------------------
+
+def _dlgrade() -> list[str]:
+    exe = shutil.which("dlgrade", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "dlgrade.grader.cli"]
+
+
+def check_cold(exercise: str, runs: int) -> dict:
+    """`dlgrade check EXERCISE` in a new process each time (sandboxed, student profile)."""
+    walls, cpus = [], []
+    for i in range(runs):
+        start, cpu = time.perf_counter(), _children_cpu()
+        done = subprocess.run(_dlgrade() + ["check", exercise, "--path", str(ASSIGNMENTS_DIR), "--seed", str(i)],
+                              capture_output=True, text=True)
+        walls.append(time.perf_counter() - start)
+        cpus.append(_children_cpu() - cpu)
+        if done.returncode != 0:
+            raise SystemExit(f"dlgrade check {exercise} failed:\n{done.stdout}\n{done.stderr}")
+    median = statistics.median(walls)
+    return {"section": "check", "what": f"dlgrade check {exercise} (cold, new process)", "mode": "sandboxed",
+            "first_s": None, "wall_s": median, "cpu_s": statistics.median(cpus), "runs": runs,
+            "target_s": COLD_BEFORE_S, "meets_target": median <= COLD_BEFORE_S}
+
+
+def check_watching(exercise: str, saves: int, sandbox: bool, work: Path) -> dict:
+    """`check --watch`'s loop on a copy of the solutions: the first run, then `saves` saves of
+    the exercise's module, each timed from the save to its verdict (watchfiles included)."""
+    from dlgrade.grader.grading import watch
+
+    (chosen,) = select([exercise])
+    root = solutions_submission(work / f"watch-{'sandboxed' if sandbox else 'in-process'}", chosen.assignment)
+    module = root / chosen.assignment / f"{chosen.module}.py"
+    check = watch.fresh_checks(root, sandbox, profile_name="student", seed=SEED, exercise_timeout=10)
+    stop, saved_at, rounds = threading.Event(), [], []
+    started = time.perf_counter()
+    cpu_at = [time.process_time()]
+
+    def show(fresh, changed, latest) -> None:
+        now = time.perf_counter()
+        student = sum(r.student_seconds for r in fresh) if sandbox else 0.0
+        rounds.append((now - (saved_at[-1] if saved_at else started), time.process_time() - cpu_at[0] + student,
+                       all(r.passed for r in fresh)))
+        if len(rounds) > saves:
+            stop.set()
+            return
+        threading.Thread(target=save, daemon=True).start()
+
+    def save() -> None:
+        time.sleep(0.2)  # the watcher is waiting again
+        cpu_at[0] = time.process_time()
+        saved_at.append(time.perf_counter())
+        with module.open("a") as f:
+            f.write(f"\n# save {len(saved_at)}\n")
+
+    def bounded():
+        timer = threading.Timer(60 + 30 * saves, stop.set)  # should a save go unseen
+        timer.start()
+        try:
+            yield from watch.file_changes(root, stop_event=stop)
+        finally:
+            timer.cancel()
+
+    watch.watch([exercise], check, show, root, bounded())
+    after = rounds[1:]
+    median = statistics.median(r[0] for r in after) if after else None
+    return {"section": "check", "what": f"dlgrade check {exercise} --watch, after the first run",
+            "mode": "sandboxed" if sandbox else "in-process", "first_s": rounds[0][0] if rounds else None,
+            "wall_s": median, "cpu_s": statistics.median(r[1] for r in after) if after else None, "runs": len(after),
+            "all_passed": all(r[2] for r in rounds), "target_s": WATCH_TARGET_S,
+            "meets_target": median is not None and median <= WATCH_TARGET_S}
+
+
+# -- nbgrader against dlgrade grade ----------------------------------------------------------------
+
+def nbgrader_against_grade(assignment: str, copies: int, work: Path) -> dict:
+    """`nbgrader autograde` of `copies` notebook submissions (the solutions' notebooks) against
+    `dlgrade grade --jobs 1` of the same submitted/ folder, both new processes, same seed."""
+    row = {"section": "nbgrader", "assignment": assignment, "submissions": copies}
+    missing = [m for m in ("nbgrader", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:
+        return {**row, "skipped": f"{' and '.join(missing)} not installed"}
+    from dlgrade.grader.integrations.nbgrader_bridge import generate
+
+    course = work / f"nbgrader-{assignment}"
+    notebooks = generate(assignment, course)
+    env = {**os.environ, "DLGRADE_COURSE_SEED": str(SEED),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    # Wall time only: the CPU time of a batch's pool (children of a fork server that this
+    # process never waits for) is not counted in this process's children's.
+    def timed(command: list[str]) -> float:
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        return time.perf_counter() - start
+
+    timed([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"])
+    for i in range(copies):
+        folder = course / "submitted" / f"student_{i:03d}" / assignment
+        folder.mkdir(parents=True)
+        for notebook in notebooks:
+            shutil.copy(notebook, folder / notebook.name)
+    nb_wall = timed([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"])
+    grade_wall = timed(_dlgrade() + ["grade", str(course / "submitted"), "--assignment", assignment,
+                                                "--jobs", "1", "--db", str(course / "dlgrade.sqlite"),
+                                                "--no-progress"])
+    ratio = nb_wall / grade_wall
+    return {**row, "nbgrader_s": nb_wall, "grade_s": grade_wall, "ratio": ratio, "target_ratio": NBGRADER_TARGET_RATIO,
+            "meets_target": ratio <= NBGRADER_TARGET_RATIO}
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+def _s(value, digits=2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _target(row: dict, key: str = "target_s", unit: str = " s") -> str:
+    if row.get(key) is None:
+        return ""
+    return f"≤ {row[key]:.2f}{unit} " + ("✓" if row.get("meets_target") else "✗")
+
+
+def print_tables(rows: list[dict], console: Console) -> None:
+    """One table per section measured."""
+    measured = {r["section"] for r in rows}
+    table = Table(title="seconds per submission (the solutions), checker loaded")
+    for column in ("assignment", "profile", "mode", "wall s", "CPU s", "in student code s", "examples",
+                   "examples/s", "target (wall)"):
+        table.add_column(column, justify="left" if column in ("assignment", "profile", "mode") else "right")
+    for r in (r for r in rows if r["section"] == "submission"):
+        table.add_row(r["assignment"] + ("" if r["checked"] == [r["assignment"]] else f" ({', '.join(r['checked'])})"),
+                      r["profile"], r["mode"], _s(r["wall_s"]), _s(r["cpu_s"]), _s(r["student_s"], 3),
+                      str(r["examples"] or "–"), _s(r["examples_per_s"], 0), _target(r))
+    if "submission" in measured:
+        console.print(table)
+
+    table = Table(title="batch overhead: grade_batch (1 job, sandboxed, grading) over the sum of single checks")
+    for column in ("assignment", "submissions", "batch wall s", "per submission s", "sum of single s", "ratio",
+                   "grading s recorded", "in student code s recorded"):
+        table.add_column(column, justify="left" if column == "assignment" else "right")
+    for r in (r for r in rows if r["section"] == "batch"):
+        table.add_row(r["assignment"], str(r["submissions"]), _s(r["wall_s"]), _s(r["per_submission_s"]),
+                      _s(r["sum_of_single_s"]), _s(r["overhead_ratio"]), _s(r["grading_s_recorded"]),
+                      _s(r["student_s_recorded"], 3))
+    if "batch" in measured:
+        console.print(table)
+
+    table = Table(title="dlgrade check, one exercise (student profile)")
+    for column in ("what", "mode", "first run s", "median wall s", "median CPU s", "runs", "target"):
+        table.add_column(column, justify="left" if column in ("what", "mode") else "right")
+    for r in (r for r in rows if r["section"] == "check"):
+        table.add_row(r["what"], r["mode"], _s(r["first_s"]), _s(r["wall_s"]), _s(r["cpu_s"]), str(r["runs"]),
+                      _target(r))
+    if "check" in measured:
+        console.print(table)
+
+    for r in (r for r in rows if r["section"] == "nbgrader"):
+        if "skipped" in r:
+            console.print(f"nbgrader autograde against dlgrade grade ({r['assignment']}): not measured, {r['skipped']}")
+            continue
+        table = Table(title=f"nbgrader autograde against dlgrade grade --jobs 1: {r['submissions']} notebook "
+                            f"submission(s) of {r['assignment']}")
+        for column in ("nbgrader autograde s", "dlgrade grade s", "ratio (wall)", "target"):
+            table.add_column(column, justify="right")
+        table.add_row(_s(r["nbgrader_s"]), _s(r["grade_s"]), _s(r["ratio"]), _target(r, "target_ratio", "×"))
+        console.print(table)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run (see the module's docstring)")
+    parser.add_argument("--assignments", default=",".join(ASSIGNMENTS))
+    parser.add_argument("--runs", type=int, default=3, help="checks of each kind (median)")
+    parser.add_argument("--submissions", type=int, default=3, help="copies in the batch and in the nbgrader run")
+    parser.add_argument("--exercise", default="affine_backward", help="the exercise of `dlgrade check` cold and --watch")
+    parser.add_argument("--saves", type=int, default=5, help="saves timed with --watch")
+    parser.add_argument("--nbgrader-assignment", default="a1_backprop")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help="what to measure (default all): " + ", ".join(SECTIONS) + " (batch needs submission)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "grading_speed.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.assignments, args.runs, args.submissions, args.saves = "a1_backprop", 1, 1, 1
+        args.exercise = "relu_forward"
+
+    sections = set(args.sections.split(","))
+    unknown = sections - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}; known: {', '.join(SECTIONS)}")
+    notes = {"load_average_before": os.getloadavg(), "quick": args.quick, "seed": SEED}
+    rows: list[dict] = []
+
+    def keep(*new_rows: dict) -> None:
+        # Written as they come: an interrupted run keeps what it measured.
+        rows.extend(new_rows)
+        write_results(args.out, rows, {**notes, "load_average_now": os.getloadavg()}, announce=False)
+
+    with tempfile.TemporaryDirectory(prefix="dlgrade-bench-") as tmp:
+        work = Path(tmp)
+        # The checker and torch loaded before anything is timed, as in a batch's pool.
+        run_checks([args.exercise], ASSIGNMENTS_DIR, "student", SEED, sandbox=False)
+        for assignment in args.assignments.split(",") if sections & {"submission", "batch"} else ():
+            names = [args.exercise] if args.quick else [assignment]
+            submission_rows = measure_assignment(assignment, names, args.runs, work)
+            keep(*submission_rows)
+            if "batch" in sections:
+                single = next(r for r in submission_rows if r["profile"] == "grading" and r["mode"] == "sandboxed")
+                keep(batch_overhead(assignment, names, args.submissions, single["wall_s"], work))
+        if "check" in sections:
+            keep(check_cold(args.exercise, args.runs))
+            for sandbox in (True, False):
+                keep(check_watching(args.exercise, args.saves, sandbox, work))
+        if "nbgrader" in sections:
+            if args.quick:
+                keep({"section": "nbgrader", "assignment": args.nbgrader_assignment, "submissions": 0,
+                      "skipped": "not run in --quick mode"})
+            else:
+                keep(nbgrader_against_grade(args.nbgrader_assignment, args.submissions, work))
+    print_tables(rows, Console(width=170))
+    write_results(args.out, rows, {**notes, "load_average_after": os.getloadavg()})
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,5 @@
-"""Submission folders made from the instructor's solutions, shared by the tests."""
+"""Submission folders made from the instructor's solutions, and the course's exercises as its
+manifests list them, shared by the tests."""
 
 from __future__ import annotations
 
@@ -6,9 +7,20 @@ import shutil
 import textwrap
 from pathlib import Path
 
-from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import ASSIGNMENTS_DIR, course_modules
+from dlgrade.checkers.registry import read_manifest
 
 A1 = "a1_backprop"
+
+
+def course_assignments() -> list[str]:
+    """Every assignment of the course: the folders of `assignments/` that hold a manifest."""
+    return list(course_modules())
+
+
+def manifest_exercises(assignment: str) -> list[str]:
+    """The exercises of an assignment: the names its manifest gives points to, in the manifest's order."""
+    return list(read_manifest(assignment)["points"])
 
 
 def copy_solutions(root: Path, assignment: str = A1) -> Path:

@@ -20,7 +20,8 @@ class (a wrong-shaped forward for every layer, a stability bug per softmax) stay
 The coverage functions below are the other side: every property of an assignment is the target of
 some mutant (so each is shown to pass on a right solution and to fail on a wrong one), every
 `Mistake` hint of its spec is expected by some mutant, and each exercise meets at least three kinds
-of mistake. Each assignment's `tests/test_<assignment>_mistakes.py` holds its MUTANTS and calls these.
+of mistake. Each assignment's `tests/test_*_mistakes.py` holds its table (`ASSIGNMENT`, `MUTANTS`);
+`tests/test_mutants.py` applies these to every table, so an assignment's file needs no copy of them.
 
 Mutants run with seed 0; set DLGRADE_MUTANT_SEEDS=0,1,2 to try more seeds.
 """

@@ -235,9 +235,19 @@ def spec_mistake_hints(assignment: str) -> list[str]:
     for module_name, path in spec_files(assignment).items():
         module = importlib.import_module(f"dlgrade.checkers.specs.{module_name}")
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Mistake" and node.args:
+            called = getattr(node, "func", None)
+            if not isinstance(node, ast.Call) or "Mistake" not in (getattr(called, "id", None), getattr(called, "attr", None)):
+                continue
+            if node.args:       # a constant, or a name the module defines (else this fails loudly)
                 first = node.args[0]
                 hints.append(first.value if isinstance(first, ast.Constant) else getattr(module, first.id))
+                continue
+            hint = next((k.value for k in node.keywords if k.arg == "hint"), None)
+            if isinstance(hint, ast.Constant):
+                hints.append(hint.value)
+            elif isinstance(hint, ast.Name) and hasattr(module, hint.id):
+                hints.append(getattr(module, hint.id))
+            # else `hint=` is computed at run time (a loop over a table of hints): not read here
     return hints
 
 

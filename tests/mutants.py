@@ -1,9 +1,12 @@
 """The planted-mistake ("mutant") harness shared by every assignment's tests.
 
-A mutant is a function (or a few) written the way students get it wrong. `plant` copies the
-instructor's solutions of its assignment into a temporary folder and appends the mutant's source to
-the module of its exercise (a later `def` replaces the solution's); `assert_caught` checks that one
-exercise at the grading profile and asserts that
+A mutant is a function (or a few) written the way students get it wrong. Most are the solution
+with a line or two changed: `edit(name, old, new)` is the solution's function `name` with the text
+`old` replaced by `new` (it fails loudly unless `old` occurs exactly once in that function); the
+others are written out in full. `plant` copies the instructor's solutions of its assignment into a
+temporary folder and appends the mutant's source to the module of its exercise (a later `def`
+replaces the solution's); `assert_caught` checks that one exercise at the grading profile and
+asserts that
 
 - the exercise does not pass and earns fewer than its points,
 - every property the mutant names was checked and failed,
@@ -17,7 +20,8 @@ class (a wrong-shaped forward for every layer, a stability bug per softmax) stay
 The coverage functions below are the other side: every property of an assignment is the target of
 some mutant (so each is shown to pass on a right solution and to fail on a wrong one), every
 `Mistake` hint of its spec is expected by some mutant, and each exercise meets at least three kinds
-of mistake. Each assignment's `tests/test_<assignment>_mistakes.py` holds its MUTANTS and calls these.
+of mistake. Each assignment's `tests/test_*_mistakes.py` holds its table (`ASSIGNMENT`, `MUTANTS`);
+`tests/test_mutants.py` applies these to every table, so an assignment's file needs no copy of them.
 
 Mutants run with seed 0; set DLGRADE_MUTANT_SEEDS=0,1,2 to try more seeds.
 """
@@ -30,6 +34,7 @@ import os
 import textwrap
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from dlgrade.assignments import ASSIGNMENTS_DIR
@@ -64,6 +69,54 @@ def M(exercise: str, id: str, kind: str, source: str, must_fail: list[str],
     focused: check only the properties in must_fail."""
     hints = (hint,) if isinstance(hint, str) else tuple(hint)
     return Mutant(exercise, id, kind, textwrap.dedent(source), tuple(must_fail), hints, focused)
+
+
+@cache
+def _solution_functions() -> dict[str, list[tuple[str, str]]]:
+    """Every top-level function of the course's solution modules: name -> [(where, source)]."""
+    found = defaultdict(list)
+    for path in sorted(ASSIGNMENTS_DIR.glob("*/*.py")):
+        text = path.read_text()
+        lines = text.splitlines()
+        for node in ast.parse(text).body:
+            if isinstance(node, ast.FunctionDef):
+                code = lines[node.lineno - 1:node.end_lineno]
+                first = node.body[0]
+                if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                    # the docstring goes: an edit is of the code, and a mutant needs none
+                    code = code[:first.lineno - node.lineno] + code[first.end_lineno - node.lineno + 1:]
+                found[node.name].append((f"{path.parent.name}/{path.name}", "\n".join(code) + "\n"))
+    return dict(found)
+
+
+def solution_function(name: str, assignment: str | None = None) -> str:
+    """The source of the solution's function `name` as written, without its docstring (its fences
+    are comments and stay); `assignment` tells apart helpers of the same name in two assignments."""
+    found = [(where, source) for where, source in _solution_functions().get(name, [])
+             if assignment is None or where.startswith(f"{assignment}/")]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} solutions define {name}{f' in {assignment}' if assignment else ''}: "
+                          f"{[where for where, _ in found]}")
+    return found[0][1]
+
+
+def edit(name: str, old: str, new: str, *more: tuple[str, str], assignment: str | None = None) -> str:
+    """The solution's function `name` with the text `old` replaced by `new`, then each further
+    (old, new) pair of `more` in turn: a mutant's source. Each old text must occur exactly once in
+    the function as edited so far, and the result must still be Python."""
+    text = solution_function(name, assignment)
+    for before, after in ((old, new), *more):
+        count = text.count(before)
+        if count != 1:
+            raise ValueError(f"{before!r} occurs {count} times in {name}, not once:\n{text}")
+        if before == after:
+            raise ValueError(f"an edit of {name} that changes nothing: {before!r}")
+        text = text.replace(before, after)
+    try:
+        ast.parse(text)
+    except SyntaxError as e:
+        raise ValueError(f"the edit of {name} is not Python: {e}\n{text}") from None
+    return text
 
 
 def exercises_of(assignment: str) -> list[Exercise]:
@@ -166,25 +219,45 @@ def assert_three_kinds_each(assignment: str, mutants: list[Mutant]) -> None:
     assert len(names) == len(set(names)), "duplicate mutant ids"
 
 
+def spec_files(assignment: str) -> dict[str, Path]:
+    """The source files of an assignment's spec by module name: one module `specs/<assignment>.py`,
+    or a package `specs/<assignment>/` and each of its modules."""
+    package = CHECKERS / "specs" / assignment
+    if package.is_dir():
+        return {f"{assignment}{'' if p.stem == '__init__' else '.' + p.stem}": p for p in sorted(package.glob("*.py"))}
+    return {assignment: CHECKERS / "specs" / f"{assignment}.py"}
+
+
 def spec_mistake_hints(assignment: str) -> list[str]:
-    """The hint of every `Mistake(...)` written in the assignment's spec (a name resolved in the module)."""
-    spec = importlib.import_module(f"dlgrade.checkers.specs.{assignment}")
-    tree = ast.parse((CHECKERS / "specs" / f"{assignment}.py").read_text())
+    """The hint of every `Mistake(...)` written in the assignment's spec (a name resolved in the
+    module that writes it)."""
     hints = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Mistake" and node.args:
-            first = node.args[0]
-            hints.append(first.value if isinstance(first, ast.Constant) else getattr(spec, first.id))
+    for module_name, path in spec_files(assignment).items():
+        module = importlib.import_module(f"dlgrade.checkers.specs.{module_name}")
+        for node in ast.walk(ast.parse(path.read_text())):
+            called = getattr(node, "func", None)
+            if not isinstance(node, ast.Call) or "Mistake" not in (getattr(called, "id", None), getattr(called, "attr", None)):
+                continue
+            if node.args:       # a constant, or a name the module defines (else this fails loudly)
+                first = node.args[0]
+                hints.append(first.value if isinstance(first, ast.Constant) else getattr(module, first.id))
+                continue
+            hint = next((k.value for k in node.keywords if k.arg == "hint"), None)
+            if isinstance(hint, ast.Constant):
+                hints.append(hint.value)
+            elif isinstance(hint, ast.Name) and hasattr(module, hint.id):
+                hints.append(getattr(module, hint.id))
+            # else `hint=` is computed at run time (a loop over a table of hints): not read here
     return hints
 
 
 def assert_every_hint_shown(assignment: str, mutants: list[Mutant]) -> None:
     """Every `Mistake` hint of the spec is expected by some mutant, and every hint a mutant expects
-    is written in the checker (spec, compare, properties)."""
+    is written in the checker (its spec, or the engine's modules outside `specs/`)."""
     expected = [h for m in mutants for h in m.hints]
     unshown = [h for h in spec_mistake_hints(assignment) if not any(e in h for e in expected)]
     assert not unshown, f"no mutant expects these hints: {unshown}"
-    text = "".join((CHECKERS / name).read_text()
-                   for name in (f"specs/{assignment}.py", "compare.py", "properties.py"))
+    engine = [p for p in sorted(CHECKERS.rglob("*.py")) if "specs" not in p.relative_to(CHECKERS).parts]
+    text = "".join(p.read_text() for p in [*spec_files(assignment).values(), *engine])
     missing = sorted({h for m in mutants for h in m.hints if h not in text})
     assert not missing, f"hints not found in the checker: {missing}"

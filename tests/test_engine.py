@@ -17,7 +17,7 @@ from dlgrade.grader.cli import main
 from dlgrade.grader.grading.session import run_checks
 from dlgrade.grader.release import ReleaseError, release, solution_regions, strip_solutions
 from dlgrade.grader.boundary.submission import Handle, InProcessSubmission, UnsupportedValue, to_plain
-from helpers import planted
+from helpers import course_assignments, exercises_defined_in, manifest_exercises, planted
 
 A1 = "a1_backprop"
 CS231N_STYLE = Path(__file__).parent / "fixtures" / "cs231n_style"
@@ -33,10 +33,11 @@ def stubs(tmp_path_factory) -> Path:
 # -- declarations --------------------------------------------------------------------------------
 
 
-def test_every_declared_exercise_has_points_and_every_manifest_entry_is_declared():
-    declared = {e.name for e in all_exercises() if e.assignment == A1}
-    assert declared == set(read_manifest(A1)["points"])
-    assert len(declared) == 23
+@pytest.mark.parametrize("assignment", course_assignments())
+def test_every_declared_exercise_has_points_and_every_manifest_entry_is_declared(assignment):
+    declared = {e.name for e in all_exercises() if e.assignment == assignment}
+    assert declared == set(read_manifest(assignment)["points"])
+    assert declared
 
 
 def test_each_exercise_is_declared_once():
@@ -56,14 +57,23 @@ def test_solutions_pass_every_property():
 
 def test_released_stubs_fail_as_not_implemented_and_nothing_else(stubs):
     _, results = run_checks([A1], stubs, seed=1)
-    assert [r.status for r in results] == ["not_implemented"] * 23
+    assert sorted(r.name for r in results) == sorted(manifest_exercises(A1))
+    assert [r.status for r in results] == ["not_implemented"] * len(results)
     assert all(r.points == 0 for r in results)
     assert all("not implemented" in r.reason for r in results)
 
 
-def test_cs231n_style_code_is_checked_as_it_is():
-    _, results = run_checks([A1], CS231N_STYLE, seed=7)
-    assert {r.name: r.passed for r in results} == {r.name: True for r in results}
+@pytest.mark.parametrize("assignment", sorted(p.name for p in CS231N_STYLE.iterdir() if p.is_dir()))
+def test_cs231n_style_code_is_checked_as_it_is(assignment):
+    # The fixture is CS231n students' code: it is checked on the exercises it defines, and gets
+    # full points for each of them.
+    names = exercises_defined_in(CS231N_STYLE, assignment)
+    assert names, f"tests/fixtures/cs231n_style/{assignment} defines no exercise of {assignment}"
+    _, results = run_checks(names, CS231N_STYLE, seed=7)
+    assert [r.name for r in results] == names
+    failing = {r.name: [p.name for p in r.properties if not p.passed] or [r.reason]
+               for r in results if not r.passed or r.points != r.max_points}
+    assert failing == {}
 
 
 # -- the command line ----------------------------------------------------------------------------
@@ -159,7 +169,7 @@ def test_a_file_with_some_functions_gets_a_verdict_for_every_exercise(tmp_path):
     """))
     _, results = run_checks([A1], tmp_path, seed=3)
     by_name = {r.name: r for r in results}
-    assert len(by_name) == 23
+    assert set(by_name) == set(manifest_exercises(A1)) and len(results) == len(by_name)
     assert by_name["relu_forward"].passed and by_name["relu_backward"].passed
     assert by_name["affine_forward"].status == "missing"
     assert "defines no function affine_forward" in by_name["affine_forward"].reason
@@ -480,7 +490,8 @@ def test_code_written_for_numpy_1_gets_a_hint_naming_the_numpy_2_change(tmp_path
 
 # -- issue 13: a contract function found in another module of the assignment --------------------
 
-CS231N_LAYERS = Path(__file__).parent / "fixtures" / "cs231n_layers" / A1 / "layers.py"
+CS231N_LAYERS_ROOT = Path(__file__).parent / "fixtures" / "cs231n_layers"
+CS231N_LAYERS = CS231N_LAYERS_ROOT / A1 / "layers.py"
 
 
 def test_a_cs231n_layers_py_over_the_stubs_is_checked_function_by_function(tmp_path, stubs):
@@ -490,12 +501,14 @@ def test_a_cs231n_layers_py_over_the_stubs_is_checked_function_by_function(tmp_p
     shutil.copy(CS231N_LAYERS, tmp_path / A1 / "layers.py")
     _, results = run_checks([A1], tmp_path, "grading", sandbox=True)
     by_name = {r.name: r for r in results}
-    for name in ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss", "svm_loss"):
+    defined = exercises_defined_in(CS231N_LAYERS_ROOT, A1)   # affine, relu, softmax_loss, svm_loss
+    assert {"softmax_loss", "svm_loss"} <= set(defined)
+    for name in defined:
         assert by_name[name].passed and by_name[name].points == by_name[name].max_points, (name, by_name[name].reason)
     assert by_name["softmax_loss"].note == "softmax_loss was checked in layers.py: the contract puts it in losses.py"
     assert by_name["svm_loss"].note and not by_name["affine_forward"].note
     assert by_name["softmax"].status == "not_implemented" and by_name["leaky_relu_forward"].status == "missing"
-    assert sum(r.points for r in results) == 13
+    assert sum(r.points for r in results) == sum(by_name[name].max_points for name in defined)
 
 
 def test_the_contract_s_module_wins_over_a_second_definition_elsewhere(tmp_path):

@@ -19,15 +19,13 @@ import numpy as np
 from hypothesis import strategies as st
 
 import dlgrade.reference.regularization as ref
-from dlgrade.checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array
-from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Exercise, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, INDEPENDENT_CACHES, Target,
-                                 backward_properties, best_effort, call_target, examples, explain_interference,
-                                 inputs_unchanged, layer, mistake_hints, mixed_scales, not_sharing_memory, on_float32,
-                                 output_properties, require_like)
-from dlgrade.checkers.strategies import batch_sizes, cases, dims, optional, seeds, spread_groups, upstream, values
-from dlgrade.grader.boundary.submission import SeededGenerator
+from dlgrade.checkers.declare import (ARGUMENTS, sample, sampler, BACKWARD_NOT_CHECKED, CORRECTNESS_WEIGHT, FLOAT32, FLOAT64, INDEPENDENT_CACHES,
+                                      UPSTREAM, assert_matches, backward_properties, batch_sizes, best_effort,
+                                      call_target, Case, cases, dims, evaluate, examples, Exercise,
+                                      explain_interference, float32_property, fresh_property, layer, Mistake,
+                                      mistake_hints, mixed_scales, optional, output_properties, Property,
+                                      PropertyFailure, require_array, require_like, Run, SeededGenerator, seeds,
+                                      spread_groups, Target, Tolerance, unchanged_property, upstream, values)
 
 A = "a2_regularization"
 
@@ -202,11 +200,10 @@ def _dropout_forward_properties() -> list[Property]:
             failure.hints.append(KEEP_NOT_DROP)
             raise
 
-    def unchanged(ctx, case):
+    def one_call(ctx, case) -> Run:
         _, called = _dropout_out(ctx, case)
-        inputs_unchanged(f, case, called.outcome, list(case.args.values()))
+        return Run.single(f, called.outcome, called.sent)
 
-    @on_float32
     def float32(ctx, case32):
         out, _ = _dropout_out(ctx, case32, np.float32)
         _assert_dropout_output(case32, out, FLOAT32)
@@ -223,11 +220,9 @@ def _dropout_forward_properties() -> list[Property]:
         Property("test_mode_is_identity", f"in test mode {f} returns x", test_identity, dropout_test_cases, 2.0),
         Property("same_seed_same_mask", f"{f} drops the same units for the same seed", same_seed, dropout_seeded_cases),
         Property("keeps_everything_at_p_1", f"{f} with p = 1 returns x", keeps_all, examples(*KEEP_ALL)),
-        Property("inputs_unchanged", f"{f} leaves x and dropout_param unchanged", unchanged, weight=HYGIENE_WEIGHT,
-                 essential=False),
-        Property("preserves_float32", f"{f} gives a float32 output for a float32 x (advice unless the manifest weighs it)",
-                 float32, dropout_train_cases,
-                 FLOAT32_WEIGHT, essential=False),
+        unchanged_property(one_call, f"{f} leaves x and dropout_param unchanged", said=ARGUMENTS),
+        float32_property(float32, f"{f} gives a float32 output for a float32 x (advice unless the manifest weighs it)",
+                         dropout_train_cases),
     ]
 
 
@@ -300,17 +295,10 @@ def _dropout_backward_properties() -> list[Property]:
         for c in called:
             ctx.forget(c.cache)
 
-    def unchanged(ctx, case):
+    def backward_run(ctx, case) -> Run:
         _, dout, outcome = forward_backward(ctx, case)
-        if not np.array_equal(outcome.args_after[0], dout):
-            raise PropertyFailure(f"{b} modified the upstream gradient dout in place",
-                                  hints=["Build dx as a new array (dout * mask, or dout.copy() before editing it)."])
+        return Run.single(b, outcome, {"dout": dout})
 
-    def fresh(ctx, case):
-        _, _, outcome = forward_backward(ctx, case)
-        not_sharing_memory(b, outcome, "Return new arrays: a view of dout or of a cached input changes when they do.")
-
-    @on_float32
     def float32(ctx, case32):
         out, dout, outcome = forward_backward(ctx, case32, np.float32)
         require_like("dx", outcome.value, case32.args["x"], np.float32)
@@ -327,14 +315,13 @@ def _dropout_backward_properties() -> list[Property]:
         Property("test_mode_passes_dout", f"in test mode, {b} returns dout", vjp, dropout_test_cases, 2.0),
         Property("caches_are_independent", "two forwards then their backwards (one twice) each use their own mask",
                  independent, pairs),
-        Property("inputs_unchanged", f"{b} leaves the upstream gradient unchanged", unchanged, dropout_train_cases,
-                 HYGIENE_WEIGHT, essential=False),
+        unchanged_property(backward_run, f"{b} leaves the upstream gradient unchanged", dropout_train_cases,
+                           said=UPSTREAM),
         # In training only: CS231n's own test-mode backward returns dout itself (`dx = dout`).
-        Property("gradients_are_fresh_arrays", f"in training, {b}'s dx is a new array, not a view of dout",
-                 fresh, dropout_train_cases, HYGIENE_WEIGHT, essential=False),
-        Property("preserves_float32", f"{b} gives a float32 dx for float32 inputs (advice unless the manifest weighs it)",
-                 float32, dropout_train_cases,
-                 FLOAT32_WEIGHT, essential=False),
+        fresh_property(backward_run, f"in training, {b}'s dx is a new array, not a view of dout",
+                       "Return new arrays: a view of dout or of a cached input changes when they do.", dropout_train_cases),
+        float32_property(float32, f"{b} gives a float32 dx for float32 inputs (advice unless the manifest weighs it)",
+                         dropout_train_cases),
     ]
 
 
@@ -696,25 +683,12 @@ def _variance_mistakes(name: str) -> list[Mistake]:
     return mistakes
 
 
-def _initializer_exercise(name: str, summary: str) -> Exercise:
-    target = Target(name)
+def _initializer_exercise(name: str, summary: str) -> list[Exercise]:
     uniform = name.endswith("uniform")
     mistakes = _variance_mistakes(name)
 
-    def draw(ctx, case, dtype=None) -> tuple[np.ndarray, object]:
-        called = call_target(ctx, target, case)
-        out = called.outputs["out"]
-        require_array("out", out, case.args["shape"], dtype)
-        return out, called.outcome
-
-    def runs(ctx, case):
-        call_target(ctx, target, case)
-
-    def shapes(ctx, case):
-        draw(ctx, case, np.float64)
-
     def statistics(ctx, case):
-        w, _ = draw(ctx, case)
+        w, _ = sample(ctx, name, case)
         variance, bound = ref.initializer_distribution(name, case.args["shape"])
         n = w.size
         mean, second = float(np.mean(w)), float(np.mean(w.astype(np.float64) ** 2))
@@ -738,7 +712,7 @@ def _initializer_exercise(name: str, summary: str) -> Exercise:
                                   hints=mistake_hints(mistakes, "variance", case, variance, np.array(second), tol=relative))
 
     def within_bounds(ctx, case):
-        w, _ = draw(ctx, case)
+        w, _ = sample(ctx, name, case)
         _, bound = ref.initializer_distribution(name, case.args["shape"])
         largest = float(np.max(np.abs(w)))
         # U(-a, a) never reaches beyond a; a few ulps of slack for a computed differently.
@@ -746,30 +720,12 @@ def _initializer_exercise(name: str, summary: str) -> Exercise:
             raise PropertyFailure(f"{name} drew a weight beyond the bound a of U(−a, a)",
                                   details=[f"max |w| = {largest:.6g} > a = {bound:.6g}"], hints=[UNIFORM_NOT_NORMAL])
 
-    def only_rng(ctx, case):
-        shape, seed = case.args["shape"], case.args["rng"].seed
-        outcomes = [draw(ctx, case.with_args(rng=SeededGenerator(s)))[1] for s in (seed, seed, seed + 1)]
-        first, again, other = (o.value for o in outcomes)
-        if any(o.global_random_used for o in outcomes):
-            raise PropertyFailure(f"{name} used numpy's global random state (np.random.*)", hints=[ONLY_RNG])
-        if not np.array_equal(first, again):
-            raise PropertyFailure(f"{name} gave different arrays for two generators with the same seed",
-                                  details=[f"shape {shape}, seed {seed}"], hints=[ONLY_RNG])
-        if np.array_equal(first, other):
-            raise PropertyFailure(f"{name} gave the same array for generators with different seeds",
-                                  details=[f"shape {shape}, seeds {seed} and {seed + 1}"], hints=[ONLY_RNG])
-
     large = _init_cases(large_shapes)
-    properties = [
-        Property("runs_on_valid_inputs", f"{name}(shape, rng) runs on dense and convolution shapes", runs),
-        Property("output_shape_and_dtype", f"{name} returns a float64 array of exactly the given shape", shapes),
+    return sampler(A, "init", name, _init_cases(small_shapes), [
         Property("sample_statistics", f"{name}'s weights have mean 0 and the contract's variance, within statistical "
                  f"bounds (false-failure rate {FALSE_FAILURE_RATE:g} per check)", statistics, large, CORRECTNESS_WEIGHT),
         *([Property("within_bounds", f"{name}'s weights lie in [−a, a]", within_bounds, large)] if uniform else []),
-        Property("draws_only_from_rng", f"{name}'s randomness comes from rng alone: the same seed gives the same "
-                 "array, another seed another array, and numpy's global random state is untouched", only_rng),
-    ]
-    return Exercise(name, A, "init", summary, properties, _init_cases(small_shapes))
+    ], f"{name}(shape, rng) runs on dense and convolution shapes", ONLY_RNG, summary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -786,8 +742,8 @@ EXERCISES = [
            backward_mistakes=ln_backward_mistakes,
            forward_extra=[_normalises(Target("layernorm_forward", cache=True), 1, "example", ln_forward_mistakes)]),
     _compute_fans_exercise(),
-    _initializer_exercise("xavier_uniform", "Xavier/Glorot uniform initialisation"),
-    _initializer_exercise("xavier_normal", "Xavier/Glorot normal initialisation"),
-    _initializer_exercise("kaiming_uniform", "He/Kaiming uniform initialisation"),
-    _initializer_exercise("kaiming_normal", "He/Kaiming normal initialisation"),
+    *_initializer_exercise("xavier_uniform", "Xavier/Glorot uniform initialisation"),
+    *_initializer_exercise("xavier_normal", "Xavier/Glorot normal initialisation"),
+    *_initializer_exercise("kaiming_uniform", "He/Kaiming uniform initialisation"),
+    *_initializer_exercise("kaiming_normal", "He/Kaiming normal initialisation"),
 ]

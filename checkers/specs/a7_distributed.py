@@ -19,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from dlgrade.checkers.exercise import Case, Context, Exercise, Property, PropertyFailure
-from dlgrade.grader.boundary.tensor_driver import LOSSES
+from dlgrade.checkers.declare import (LOSSES, Case, Context, Exercise, Property, PropertyFailure)
 from dlgrade.reference.parallel import allreduce_sum, sgd_step, shard_sizes, sum_tolerance
 
 A7, MODULE = "a7_distributed", "parallel"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-import dlgrade.reference.losses as ref_losses
+import dlgrade.reference.a1_backprop.losses as ref_losses
 from dlgrade.assignments import ASSIGNMENTS_DIR
 from dlgrade.checkers.contract import DeclarationError, contract_parameters, in_call_order
 from dlgrade.checkers.exercise import Case

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.layers as ref_layers
-import dlgrade.reference.losses as ref_losses
-import dlgrade.reference.net as ref_net
+import dlgrade.reference.a1_backprop.layers as ref_layers
+import dlgrade.reference.a1_backprop.losses as ref_losses
+import dlgrade.reference.a1_backprop.net as ref_net
 from dlgrade.checkers.declare import (UNSTABLE_EXP, assert_matches, batch_sizes, call_target, Case, cases, convention,
                                       dims, elementwise_cases, evaluate, examples, function, labels, layer, loss,
                                       Mistake, optional, Property, PropertyFailure, require_like, spread_rows,

@@ -18,7 +18,9 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.regularization as ref
+import dlgrade.reference.a2_regularization.dropout as ref_dropout
+import dlgrade.reference.a2_regularization.init as ref_init
+import dlgrade.reference.a2_regularization.normalization as ref_norm
 from dlgrade.checkers.declare import (ARGUMENTS, sample, sampler, BACKWARD_NOT_CHECKED, CORRECTNESS_WEIGHT, FLOAT32, FLOAT64, INDEPENDENT_CACHES,
                                       UPSTREAM, assert_matches, backward_properties, batch_sizes, best_effort,
                                       call_target, Case, cases, dims, evaluate, examples, Exercise,
@@ -112,12 +114,12 @@ def _dropout_expected(case: Case, mask: np.ndarray | None) -> np.ndarray:
     param = case.args["dropout_param"]
     x = case.args["x"]
     mask = np.ones(x.shape) if mask is None else mask.astype(np.float64)
-    return evaluate(ref.dropout, {"x": x, "mask": mask, "p": param["p"], "mode": param["mode"]}).output
+    return evaluate(ref_dropout.dropout, {"x": x, "mask": mask, "p": param["p"], "mode": param["mode"]}).output
 
 
 def _dropout_vjp(case: Case, mask: np.ndarray, dout: np.ndarray) -> np.ndarray:
     param = case.args["dropout_param"]
-    ev = evaluate(ref.dropout, {"x": case.args["x"], "mask": mask.astype(np.float64), "p": param["p"],
+    ev = evaluate(ref_dropout.dropout, {"x": case.args["x"], "mask": mask.astype(np.float64), "p": param["p"],
                                 "mode": param["mode"]}, ("x",))
     return ev.vjp(dout)["x"]
 
@@ -489,7 +491,7 @@ def _normalises(target: Target, axis: int, per: str, mistakes) -> Property:
                             f"variance of out per {per}": var / (var + eps)}, what="mean 0 and variance var/(var + eps)")
         except PropertyFailure as failure:
             failure.summary = f"at gamma = 1, beta = 0 the output is not normalised per {per}: {failure.summary}"
-            want = evaluate(ref.batchnorm if axis == 0 else ref.layernorm, case.args).output
+            want = evaluate(ref_norm.batchnorm if axis == 0 else ref_norm.layernorm, case.args).output
             failure.hints += mistake_hints(mistakes, "output", case, want, out)
             raise
     return Property(f"normalises_per_{per}",
@@ -525,7 +527,7 @@ def _running_statistics(ctx, case):
         step_case = case.with_args(x=x, bn_param=bn_param)
         outcome = call_target(ctx, BATCHNORM, step_case).outcome
         after = outcome.args_after[3]
-        running = evaluate(ref.batchnorm_running_stats, {"x": x, "bn_param": bn_param}).output
+        running = evaluate(ref_norm.batchnorm_running_stats, {"x": x, "bn_param": bn_param}).output
         want = {"running_mean": running[0], "running_var": running[1]}
         where = f"after training step {step} of 2"
         if not isinstance(after, dict) or not all(k in after for k in want):
@@ -546,7 +548,7 @@ def _running_statistics(ctx, case):
     called = call_target(ctx, BATCHNORM, test_case)
     ctx.forget(called.cache)
     out = called.outputs["out"]
-    want_out = evaluate(ref.batchnorm, test_case.args).output
+    want_out = evaluate(ref_norm.batchnorm, test_case.args).output
     require_like("out", out, want_out)
     try:
         assert_matches("output", {"out": out}, {"out": want_out})
@@ -566,14 +568,14 @@ def _batchnorm_exercises() -> list[Exercise]:
     summary = "batch normalisation"
     forward = Exercise(
         "batchnorm_forward", A, "normalization", f"{summary}: forward",
-        output_properties(BATCHNORM, ref.batchnorm, bn_cases, bn_forward_mistakes, [bn_spread_variant])
+        output_properties(BATCHNORM, ref_norm.batchnorm, bn_cases, bn_forward_mistakes, [bn_spread_variant])
         + [_normalises(BATCHNORM, 0, "feature", bn_forward_mistakes),
            Property("running_statistics", "two training steps update bn_param's running_mean and running_var by "
                     "running = momentum·running + (1 − momentum)·batch (biased variance; defaults momentum 0.9 and "
                     "zeros), and test mode normalises with them", _running_statistics, bn_train_cases)],
         bn_cases)
     backwards = [Exercise(name, A, "normalization", f"{summary}: backward ({how})",
-                          backward_properties(BATCHNORM, name, ref.batchnorm, bn_train_cases, ("x", "gamma", "beta"),
+                          backward_properties(BATCHNORM, name, ref_norm.batchnorm, bn_train_cases, ("x", "gamma", "beta"),
                                               bn_backward_mistakes, [bn_spread_variant]),
                           bn_train_cases, needs=("batchnorm_forward",))
                  for name, how in (("batchnorm_backward", "through the computation graph"),
@@ -651,7 +653,7 @@ def _compute_fans_exercise() -> Exercise:
 
     def matches(ctx, case):
         got = fans(ctx, case)
-        want = np.array(ref.compute_fans(case.args["shape"]), dtype=np.float64)
+        want = np.array(ref_init.compute_fans(case.args["shape"]), dtype=np.float64)
         if not np.array_equal(got, want):
             raise PropertyFailure("compute_fans differs from the contract",
                                   details=[f"shape {case.args['shape']}: expected (fan_in, fan_out) = "
@@ -669,7 +671,7 @@ def _compute_fans_exercise() -> Exercise:
 def _variance_mistakes(name: str) -> list[Mistake]:
     """Models of the sample variance that known mistakes give; `right` is the contract's variance."""
     uniform = name.endswith("uniform")
-    fans = lambda case: ref.compute_fans(case.args["shape"])  # noqa: E731
+    fans = lambda case: ref_init.compute_fans(case.args["shape"])  # noqa: E731
     if name.startswith("xavier"):
         # The variance (or, for a uniform, 6/(fan_in + fan_out)) used where its square root belongs.
         if uniform:  # a² = 3·variance
@@ -689,7 +691,7 @@ def _initializer_exercise(name: str, summary: str) -> list[Exercise]:
 
     def statistics(ctx, case):
         w, _ = sample(ctx, name, case)
-        variance, bound = ref.initializer_distribution(name, case.args["shape"])
+        variance, bound = ref_init.initializer_distribution(name, case.args["shape"])
         n = w.size
         mean, second = float(np.mean(w)), float(np.mean(w.astype(np.float64) ** 2))
         if uniform:
@@ -713,7 +715,7 @@ def _initializer_exercise(name: str, summary: str) -> list[Exercise]:
 
     def within_bounds(ctx, case):
         w, _ = sample(ctx, name, case)
-        _, bound = ref.initializer_distribution(name, case.args["shape"])
+        _, bound = ref_init.initializer_distribution(name, case.args["shape"])
         largest = float(np.max(np.abs(w)))
         # U(-a, a) never reaches beyond a; a few ulps of slack for a computed differently.
         if largest > bound * (1 + 1e-12):
@@ -736,7 +738,7 @@ EXERCISES = [
     Exercise("dropout_backward", A, "dropout", "inverted dropout: backward", _dropout_backward_properties(),
              dropout_cases, needs=("dropout_forward",)),
     *_batchnorm_exercises(),
-    *layer(A, "normalization", "layernorm_forward", "layernorm_backward", ref.layernorm, ln_cases,
+    *layer(A, "normalization", "layernorm_forward", "layernorm_backward", ref_norm.layernorm, ln_cases,
            ("x", "gamma", "beta"), summary="layer normalisation", forward_mistakes=ln_forward_mistakes,
            variants=[ln_spread_variant],
            backward_mistakes=ln_backward_mistakes,

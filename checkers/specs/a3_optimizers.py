@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.optim as ref
+import dlgrade.reference.a3_optimizers.optim as ref
 from dlgrade.checkers.declare import (ARGUMENTS, CORRECTNESS_WEIGHT, FLOAT32, assert_matches, CallOutcome, Case,
                                       cases, Context, dims, evaluate, Exercise, float32_property, fresh_property,
                                       in_call_order, Mistake, Property, PropertyFailure, require_array,

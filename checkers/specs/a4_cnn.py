@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.cnn as ref
+import dlgrade.reference.a4_cnn.conv as ref
 from dlgrade.checkers.declare import (STABILITY_EXAMPLES, assert_matches, call_target, Case, evaluate, examples,
                                       Exercise, forward_for_backward, in_call_order, layer, Mistake, mistake_hints,
                                       mixed_scales, Property, PropertyFailure, require_array, require_like, seeds,

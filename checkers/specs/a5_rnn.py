@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-import dlgrade.reference.rnn as ref
+import dlgrade.reference.a5_rnn.rnn_layers as ref
 from dlgrade.checkers.declare import (assert_matches, call_target, Case, cases, evaluate, gradient_names, labels,
                                       layer, loss, Mistake, mistake_hints, Property, PropertyFailure, require_like,
                                       spread_rows, stability, Target, unpack_gradients, upstream, values, values_close)

@@ -14,7 +14,7 @@ from functools import partial
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.attention as ref
+import dlgrade.reference.a6_attention.attention as ref
 from dlgrade.checkers.declare import (STABILITY_EXAMPLES, assert_matches, call_target, Case, cases, evaluate,
                                       examples, Exercise, layer, Mistake, output_properties, Property,
                                       PropertyFailure, require_like, spread_rows, stability, Target, values, Variant)

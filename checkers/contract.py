@@ -30,6 +30,8 @@ class Parameters:
     function: str
     names: tuple[str, ...]
     defaulted: frozenset[str]
+    #: Keyword-only parameters: the checker calls by position, so a case may not give them.
+    keyword_only: tuple[str, ...] = ()
 
     def order(self, case: Case) -> Case:
         """`case` with its arguments in call order. Raises DeclarationError where a key is not a
@@ -54,23 +56,33 @@ class Parameters:
         return replace(case, args={n: case.args[n] for n in self.names if n in given})
 
 
-@cache
 def contract_parameters(assignment: str, function: str, root: Path = ASSIGNMENTS_DIR) -> Parameters:
     """The parameters of `function` as the contract declares it in one of `assignment`'s modules.
     Raises DeclarationError where no module of the assignment defines it."""
+    found = _signatures(assignment, root).get(function)
+    if found is None:
+        raise DeclarationError(f"no module of {assignment} defines {function}: a declaration names a function "
+                               "that is not in the contract")
+    return found
+
+
+@cache
+def _signatures(assignment: str, root: Path) -> dict[str, Parameters]:
+    """Every top-level function of the assignment's modules, by name (read once per assignment)."""
+    found = {}
     for path in sorted((root / assignment).glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name == function:
-                positional = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
-                defaulted = positional[len(positional) - len(node.args.defaults):] if node.args.defaults else []
-                keyword_only = [a.arg for a in node.args.kwonlyargs]
-                if keyword_only:
-                    raise DeclarationError(f"{function} has keyword-only parameters ({', '.join(keyword_only)}): "
-                                           "the checker calls contract functions by position")
-                return Parameters(function, tuple(positional), frozenset(defaulted))
-    raise DeclarationError(f"no module of {assignment} defines {function}: a declaration names a function that is "
-                           "not in the contract")
+            if isinstance(node, ast.FunctionDef) and node.name not in found:
+                found[node.name] = _parameters(node)
+    return found
+
+
+def _parameters(node: ast.FunctionDef) -> Parameters:
+    positional = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+    defaulted = positional[len(positional) - len(node.args.defaults):] if node.args.defaults else []
+    return Parameters(node.name, tuple(positional), frozenset(defaulted),
+                      tuple(a.arg for a in node.args.kwonlyargs))
 
 
 def in_call_order(assignment: str, function: str, case: Case) -> Case:

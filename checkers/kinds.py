@@ -23,8 +23,7 @@ from dlgrade.checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches
 from dlgrade.checkers.contract import DeclarationError, contract_parameters
 from dlgrade.checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
 from dlgrade.checkers.hygiene import HYGIENE_WEIGHT, Call, Run, Unchanged, float32_property, unchanged_property
-from dlgrade.checkers.properties import CORRECTNESS_WEIGHT, best_effort, explain_interference
-from dlgrade.checkers.properties import Target, call_target
+from dlgrade.checkers.properties import CORRECTNESS_WEIGHT, Target, best_effort, call_target, explain_interference
 from dlgrade.grader.boundary.submission import CallOutcome, SeededGenerator
 
 #: The parameters an update rule has in the contract, in this order.

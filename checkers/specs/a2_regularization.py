@@ -4,7 +4,8 @@ Batch and layer normalisation get the generic layer properties (values and vecto
 products against the torch references) plus their own invariants and, for batch norm, the running
 statistics as state carried across calls. Dropout and the initialisers are random, so their
 properties are written here: dropout's mask is recovered from the student's own output (inputs
-have no zeros), and the initialisers are judged by the statistics of their samples.
+have no zeros), and the initialisers (declared with the `sampler` kind, which also holds them to
+drawing only from the rng they are given) are judged by the statistics of their samples.
 
 Statistical checks are set for a false-failure rate of `FALSE_FAILURE_RATE` per check (see
 `Bounds` below): a property makes at most three checks on a case and the profiles draw at most

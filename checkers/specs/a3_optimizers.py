@@ -1,7 +1,7 @@
 """Assignment a3_optimizers: every exercise declared once.
 
 An update rule `RULE(w, dw, config=None) -> (next_w, config)` is a state machine: `optimizer(...)`
-below declares one, checked over several consecutive steps (drawn hyperparameters, shapes and
+below declares one with the `update_rule` kind, checked over several consecutive steps (drawn hyperparameters, shapes and
 gradients, configs with keys left out or None, sometimes resuming from a given state), each step
 getting back the config the student's own rule returned, against the reference run from the same
 start. Known conventions that differ from the contract's (momentum without the learning rate in

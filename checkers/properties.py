@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from dlgrade.checkers.contract import contract_parameters, in_call_order  # noqa: F401 - in_call_order for specs
+from dlgrade.checkers.contract import contract_parameters, in_call_order
 from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, flatten, require_array,
                               require_scalar, values_close)
 from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Context, Exercise, Mistake, Property, PropertyFailure

@@ -66,3 +66,18 @@ def test_a_declared_key_that_is_not_a_parameter_fails_before_any_student_call():
 def test_a_function_that_is_not_in_the_contract_fails_at_declaration():
     with pytest.raises(DeclarationError, match="no module of a1_backprop defines softmax_los"):
         loss(A1, "losses", "softmax_los", ref_losses.softmax_loss, cases(lambda rng: {}))
+
+
+def test_every_declared_case_fits_its_contract_function():
+    """Each exercise's drawn cases (put in call order as they are drawn, where the declaration
+    kind calls the function with them) raise no DeclarationError."""
+    import warnings
+
+    from hypothesis.errors import NonInteractiveExampleWarning
+
+    from dlgrade.checkers.registry import all_exercises
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        for exercise in all_exercises():
+            exercise.cases.example()

@@ -9,7 +9,10 @@ Every declaration gets, for free: it runs on every drawn input; exact output sha
 values against the torch reference in float64; the backward against the reference's
 vector-Jacobian product for a random upstream gradient, with finite differences of the student's
 own forward as a diagnosis; input hygiene (arguments unchanged, gradients that are fresh arrays,
-independent caches); float32 kept as float32 (advice, unless the manifest gives it weight).
+independent caches); float32 kept as float32 (advice, unless the manifest gives it weight). The
+hygiene properties are written once, over a `Run`, in `checkers/hygiene.py`; every call takes its
+arguments in the order of the contract's parameters (`checkers/contract.py`), whatever the order
+of a case's dict.
 
 A declaration may add `Variant`s: the same comparison with the reference on cases of their own
 (an edge the contract fixes, a convention beyond CS231n's as a minor property, stability at
@@ -19,32 +22,37 @@ exercise-specific properties are written with the helpers at the end of this mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
 
+from dlgrade.checkers.contract import contract_parameters, in_call_order
 from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, flatten, require_array,
                               require_scalar, values_close)
 from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Context, Exercise, Mistake, Property, PropertyFailure
+from dlgrade.checkers.hygiene import Run, Unchanged, assert_no_trouble, float32_property, fresh_property, unchanged_property
+# Where these lived before hygiene.py: kept importable from here.
+from dlgrade.checkers.hygiene import (FLOAT32_WEIGHT, FLOATING_POINT_TROUBLE, HYGIENE_WEIGHT,  # noqa: F401
+                                      floating_point_trouble, on_float32)
 from dlgrade.checkers.oracle import Evaluation, evaluate
-from dlgrade.checkers.strategies import as_float32, direction, upstream
+from dlgrade.checkers.strategies import direction, upstream
 from dlgrade.grader.boundary.submission import CallOutcome, Handle
 
 #: Weights of the generic properties within an exercise's points.
 CORRECTNESS_WEIGHT = 4.0
-HYGIENE_WEIGHT = 1.0
-#: float32 kept as float32 is advice (reported, no points): CS231n code upcasts (np.zeros(shape)).
-#: An instructor gives it weight in the manifest (`[weights] preserves_float32 = 0.5`).
-FLOAT32_WEIGHT = 0.0
 #: A convention the contract picks beyond CS231n's (the derivative at an exact kink, stability at
 #: logit gaps beyond exp's range, strides that do not divide the input) costs only this share.
 CONVENTION_WEIGHT = 1.0
 #: Central finite-difference step relative to the input's scale: about eps**(1/3) for float64.
 FD_STEP = 6e-6
-#: The floating-point troubles a call may report, in the checker's own words.
-FLOATING_POINT_TROUBLE = ("overflow", "invalid value", "divide by zero")
+
+#: How a modified argument of a call is told, and of a backward's upstream gradient (`dout`, ...).
+ARGUMENTS = Unchanged("{function} modified its argument {path} in place{where}",
+                      "Work on a copy (x.copy()) or build a new array: callers reuse their arrays.")
+UPSTREAM = Unchanged("{function} modified the upstream gradient {path} in place{where}",
+                     "Build dx as a new array (dout * mask, or dout.copy() before editing it).")
 
 INDEPENDENT_CACHES = ("Keep everything the backward needs in the cache it returns, not in globals, "
                       "and do not modify the cache in the backward.")
@@ -71,17 +79,21 @@ class Target:
 
 @dataclass
 class Called:
-    """What one call of a target gave back: its outputs by name, and its cache handle."""
+    """What one call of a target gave back: its outputs by name, its cache handle, and the case
+    as it was sent (its arguments in call order)."""
 
     outputs: dict[str, Any]
     cache: Handle | None
     outcome: CallOutcome
+    sent: Case | None = None
 
 
 def call_target(ctx: Context, target: Target, case: Case) -> Called:
-    """Call `target` with the case's arguments and check the structure of what comes back."""
+    """Call `target` with the case's arguments, in the order of its parameters in the contract,
+    and check the structure of what comes back."""
     n = len(target.outputs)
     keep = (n,) if target.cache else ()
+    case = in_call_order(ctx.exercise.assignment, target.function, case)
     outcome = ctx.call(target.function, *case.args.values(), keep=keep)
     value = outcome.value
     if target.cache or n > 1:
@@ -91,8 +103,8 @@ def call_target(ctx: Context, target: Target, case: Case) -> Called:
             got = f"a tuple of {count_text(len(value))}" if isinstance(value, tuple) else f"a {type(value).__name__}"
             raise PropertyFailure(f"{target.function} should return a tuple ({names}); got {got}")
         outputs = dict(zip(target.outputs, value[:n]))
-        return Called(outputs, value[n] if target.cache else None, outcome)
-    return Called({target.outputs[0]: value}, None, outcome)
+        return Called(outputs, value[n] if target.cache else None, outcome, case)
+    return Called({target.outputs[0]: value}, None, outcome, case)
 
 
 def unpack_gradients(function: str, returned: Any, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -156,52 +168,6 @@ def mistake_hints(mistakes: Sequence[Mistake], quantity: str, case: Case, right:
                                                       False):
                 hints.append(m.hint)
     return hints
-
-
-def inputs_unchanged(function: str, case: Case, outcome: CallOutcome, sent: list, mutable: Sequence[str] = ()) -> None:
-    """Every argument that the contract does not let `function` update is as it was sent."""
-    names = list(case.args)
-    for name, before, after in zip(names, sent, outcome.args_after):
-        if name in mutable:
-            continue
-        paths_before, paths_after = flatten(before, name), flatten(after, name)
-        if paths_before.keys() != paths_after.keys():
-            changed = sorted(set(paths_before) ^ set(paths_after))
-            raise PropertyFailure(f"{function} added or removed entries of its argument {name}",
-                                  details=[f"entries added or removed: {', '.join(changed)}"],
-                                  hints=["Work on a copy (x.copy()) or build a new array: callers reuse their arrays."])
-        for path, b in paths_before.items():
-            a = paths_after.get(path)
-            if isinstance(b, np.ndarray) and not (isinstance(a, np.ndarray) and a.shape == b.shape
-                                                   and np.array_equal(a, b, equal_nan=True)):
-                raise PropertyFailure(f"{function} modified its argument {path} in place",
-                                      hints=["Work on a copy (x.copy()) or build a new array: callers reuse their arrays."])
-
-
-def floating_point_trouble(outcome: CallOutcome) -> list[str]:
-    """Which floating-point troubles (overflow, invalid value, divide by zero) a call reported,
-    named in the checker's words (the reports come from the submission's side)."""
-    return [kind for kind in FLOATING_POINT_TROUBLE
-            if any(kind.split()[0] in str(w) for w in outcome.warnings)]
-
-
-def not_sharing_memory(function: str, outcome: CallOutcome, hint: str) -> None:
-    """The arrays a call returned share memory neither with its arguments nor with each other."""
-    if outcome.aliases:
-        raise PropertyFailure(f"{function} returned arrays that share memory with others",
-                              details=list(outcome.aliases), hints=[hint])
-
-
-def on_float32(check: Callable[[Context, Case], Any]) -> Callable[[Context, Case], Any]:
-    """`check` run on the float32 version of each case; a failure shows that float32 case."""
-    def run(ctx, case):
-        case32 = as_float32(case)
-        try:
-            return check(ctx, case32)
-        except PropertyFailure as failure:
-            failure.case = case32
-            raise
-    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,12 +270,6 @@ def convention(name: str, description: str, cases: st.SearchStrategy, hint: str,
                    context=context, diagnose=False)
 
 
-def _assert_no_trouble(function: str, outcome: CallOutcome) -> None:
-    trouble = floating_point_trouble(outcome)
-    if trouble:
-        raise PropertyFailure(f"{function} is not numerically stable here: numpy reported {' and '.join(trouble)}")
-
-
 # ---------------------------------------------------------------------------------------------
 # Property builders
 
@@ -361,13 +321,12 @@ def output_properties(target: Target, reference: Callable, cases: st.SearchStrat
     def variant(ctx, case, v: Variant):
         called = values(ctx, case)
         if v.warnings_free:
-            _assert_no_trouble(target.function, called.outcome)
+            assert_no_trouble(Run.single(target.function, called.outcome, {}))
 
-    def unchanged(ctx, case):
+    def one_call(ctx, case) -> Run:
         called = run(ctx, case)
-        inputs_unchanged(target.function, case, called.outcome, list(case.args.values()), target.mutable)
+        return Run.single(target.function, called.outcome, called.sent, target.mutable)
 
-    @on_float32
     def float32(ctx, case32):
         outs, want = run(ctx, case32).outputs, expected(case32)
         for name in target.outputs:
@@ -380,9 +339,9 @@ def output_properties(target: Target, reference: Callable, cases: st.SearchStrat
         _prop("output_shape_and_dtype", f"{f}'s outputs have exactly the reference's shapes, in float64", shapes, cases),
         _prop("matches_reference", f"{f}'s outputs match the torch reference in float64", values, cases, CORRECTNESS_WEIGHT),
         *[v.property(f, variant) for v in variants if v.where in ("forward", "both")],
-        _prop("inputs_unchanged", f"{f} leaves its inputs unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("preserves_float32", f"{f} gives float32 outputs for float32 inputs (advice unless the manifest weighs it)",
-              float32, cases, FLOAT32_WEIGHT, essential=False),
+        unchanged_property(one_call, f"{f} leaves its inputs unchanged", cases, said=ARGUMENTS),
+        float32_property(float32, f"{f} gives float32 outputs for float32 inputs (advice unless the manifest weighs it)",
+                         cases),
     ]
 
 
@@ -477,19 +436,16 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
     def variant(ctx, case, v: Variant):
         vjp(ctx, case, diagnose=v.diagnose)
 
-    def unchanged(ctx, case):
+    def upstream_run(ctx, case) -> Run:
         called, ev = forward_for_backward(ctx, forward, reference, case)
         ups = upstream_for(case, ev)
         outcome = ctx.call(backward, *ups.values(), called.cache)
         ctx.forget(called.cache)
-        for name, (sent, after) in zip(ups, zip(ups.values(), outcome.args_after)):
-            if not (isinstance(after, np.ndarray) and np.array_equal(sent, after)):
-                raise PropertyFailure(f"{backward} modified the upstream gradient d{name} in place",
-                                      hints=["Build dx as a new array (dout * mask, or dout.copy() before editing it)."])
+        return Run.single(backward, outcome, {f"d{name}": u for name, u in ups.items()})
 
-    def fresh(ctx, case):
+    def backward_run(ctx, case) -> Run:
         *_, outcome = forward_and_backward(ctx, case)
-        not_sharing_memory(backward, outcome, "Return new arrays: a view of dout or of a cached input changes when they do.")
+        return Run.single(backward, outcome, {})
 
     def alone_is_right(ctx, case) -> bool:
         """One forward, one backward: whether the backward is right without a second cache around."""
@@ -514,7 +470,6 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
         ctx.forget(a.cache)
         ctx.forget(b.cache)
 
-    @on_float32
     def float32(ctx, case32):
         _, ev, ups, grads, _ = forward_and_backward(ctx, case32, np.float32)
         check_shapes(case32, grads, ups, np.float32)
@@ -531,11 +486,11 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
         *[v.property(b, variant) for v in variants if v.where in ("backward", "both")],
         _prop("caches_are_independent", "two forwards then their backwards (one twice) each give the right gradients",
               independent, pairs),
-        _prop("inputs_unchanged", f"{b} leaves the upstream gradient unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("gradients_are_fresh_arrays", f"{b}'s gradients are new arrays, not views of its inputs or of each other",
-              fresh, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("preserves_float32", f"{b} gives float32 gradients for float32 inputs (advice unless the manifest weighs it)",
-              float32, cases, FLOAT32_WEIGHT, essential=False),
+        unchanged_property(upstream_run, f"{b} leaves the upstream gradient unchanged", cases, said=UPSTREAM),
+        fresh_property(backward_run, f"{b}'s gradients are new arrays, not views of its inputs or of each other",
+                       "Return new arrays: a view of dout or of a cached input changes when they do.", cases),
+        float32_property(float32, f"{b} gives float32 gradients for float32 inputs (advice unless the manifest weighs it)",
+                         cases),
     ]
 
 
@@ -566,11 +521,11 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
     differentiable = tuple(differentiable)
     target = Target(name, outputs=("loss", "grads"))
 
-    def run(ctx, case) -> tuple[float, dict[str, Any], CallOutcome]:
+    def run(ctx, case) -> tuple[float, dict[str, Any], Called]:
         called = call_target(ctx, target, case)
         loss_value = require_scalar("loss", called.outputs["loss"])
         grads = unpack_gradients(name, called.outputs["grads"], {n: case.args[n] for n in differentiable})
-        return loss_value, grads, called.outcome
+        return loss_value, grads, called
 
     def right(case) -> tuple[float, dict[str, Any]]:
         ev = evaluate(reference, case.args, differentiable)
@@ -585,14 +540,14 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
             require_like(f"d{n}", grads[n], case.args[n], np.float64)
 
     def loss_value(ctx, case) -> CallOutcome:
-        value, _, outcome = run(ctx, case)
+        value, _, called = run(ctx, case)
         want, _ = right(case)
         try:
             assert_matches("loss", {"loss": np.array(value)}, {"loss": np.array(want)})
         except PropertyFailure as failure:
             failure.hints += mistake_hints(mistakes, "loss", case, want, value)
             raise
-        return outcome
+        return called.outcome
 
     def gradient(ctx, case, diagnose: bool = True):
         _, grads, _ = run(ctx, case)
@@ -618,17 +573,12 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
         outcome = loss_value(ctx, case)
         gradient(ctx, case, diagnose=v.diagnose)
         if v.warnings_free:
-            _assert_no_trouble(name, outcome)
+            assert_no_trouble(Run.single(name, outcome, {}))
 
-    def unchanged(ctx, case):
-        _, _, outcome = run(ctx, case)
-        inputs_unchanged(name, case, outcome, list(case.args.values()))
+    def one_call(ctx, case) -> Run:
+        *_, called = run(ctx, case)
+        return Run.single(name, called.outcome, called.sent)
 
-    def fresh(ctx, case):
-        _, _, outcome = run(ctx, case)
-        not_sharing_memory(name, outcome, "Return new arrays for the gradients.")
-
-    @on_float32
     def float32(ctx, case32):
         value, grads, _ = run(ctx, case32)
         for n in differentiable:
@@ -643,15 +593,25 @@ def loss_properties(name: str, reference: Callable, cases: st.SearchStrategy, di
         _prop("loss_matches_reference", f"{name}'s loss matches the torch reference", loss_value, cases, CORRECTNESS_WEIGHT / 2),
         _prop("gradient_matches_reference", f"{name}'s gradients match autograd of the reference loss", gradient, cases, CORRECTNESS_WEIGHT / 2),
         *[v.property(name, variant) for v in variants],
-        _prop("inputs_unchanged", f"{name} leaves its inputs unchanged", unchanged, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("gradients_are_fresh_arrays", f"{name}'s gradients are new arrays", fresh, cases, HYGIENE_WEIGHT, essential=False),
-        _prop("preserves_float32", f"{name} gives float32 gradients for float32 inputs (advice unless the manifest weighs it)",
-              float32, cases, FLOAT32_WEIGHT, essential=False),
+        unchanged_property(one_call, f"{name} leaves its inputs unchanged", cases, said=ARGUMENTS),
+        fresh_property(one_call, f"{name}'s gradients are new arrays", "Return new arrays for the gradients.", cases),
+        float32_property(float32, f"{name} gives float32 gradients for float32 inputs (advice unless the manifest weighs "
+                         "it)", cases),
     ]
 
 
 # ---------------------------------------------------------------------------------------------
 # The three declarations
+
+
+def in_contract_order(assignment: str, function: str, cases: st.SearchStrategy,
+                      variants: Sequence[Variant] = ()) -> tuple[st.SearchStrategy, list[Variant]]:
+    """`cases` and the variants' cases, each drawn case put in the order of `function`'s parameters
+    in the contract, and checked against them (`DeclarationError` as the case is drawn, before any
+    student code runs). Raises DeclarationError at once where the contract has no `function`."""
+    params = contract_parameters(assignment, function)
+    return cases.map(params.order), [replace(v, cases=v.cases.map(params.order)) for v in variants]
+
 
 
 def layer(assignment: str, module: str, forward: str, backward: str, reference: Callable, cases: st.SearchStrategy,
@@ -662,8 +622,11 @@ def layer(assignment: str, module: str, forward: str, backward: str, reference: 
           summary: str = "") -> list[Exercise]:
     """A forward/backward pair: two exercises sharing one reference and one input strategy.
     variants: the comparison on cases of their own, for the forward, the backward or both;
-    sum_axes: see `backward_properties`."""
+    sum_axes: see `backward_properties`. Each case's keys are the forward's parameters, in any
+    order: the calls follow the contract's parameter order."""
     target = Target(forward, tuple(outputs), cache=True, mutable=tuple(mutable))
+    contract_parameters(assignment, backward)
+    cases, variants = in_contract_order(assignment, forward, cases, variants)
     return [
         Exercise(forward, assignment, module, f"{summary}: forward",
                  output_properties(target, reference, cases, forward_mistakes, variants) + list(forward_extra), cases),
@@ -677,7 +640,9 @@ def layer(assignment: str, module: str, forward: str, backward: str, reference: 
 def loss(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,
          differentiable: Sequence[str] = ("x",), mistakes: Sequence[Mistake] = (), extra: Sequence[Property] = (),
          variants: Sequence[Variant] = (), summary: str = "") -> list[Exercise]:
-    """A function returning (loss, gradients); variants: loss and gradient on cases of their own."""
+    """A function returning (loss, gradients); variants: loss and gradient on cases of their own.
+    Each case's keys are the function's parameters, in any order (see `layer`)."""
+    cases, variants = in_contract_order(assignment, name, cases, variants)
     return [Exercise(name, assignment, module, summary,
                      loss_properties(name, reference, cases, differentiable, mistakes, variants) + list(extra), cases)]
 
@@ -685,7 +650,9 @@ def loss(assignment: str, module: str, name: str, reference: Callable, cases: st
 def function(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,
              mistakes: Sequence[Mistake] = (), extra: Sequence[Property] = (), variants: Sequence[Variant] = (),
              summary: str = "") -> list[Exercise]:
-    """A function returning one array, checked against its reference."""
+    """A function returning one array, checked against its reference. Each case's keys are the
+    function's parameters, in any order (see `layer`)."""
+    cases, variants = in_contract_order(assignment, name, cases, variants)
     return [Exercise(name, assignment, module, summary,
                      output_properties(Target(name), reference, cases, mistakes, variants) + list(extra), cases)]
 

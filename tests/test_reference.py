@@ -5,8 +5,8 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from dlgrade.reference.layers import affine, elu, leaky_relu, relu, sigmoid, tanh
-from dlgrade.reference.losses import (
+from dlgrade.reference.a1_backprop.layers import affine, elu, leaky_relu, relu, sigmoid, tanh
+from dlgrade.reference.a1_backprop.losses import (
     cross_entropy_loss,
     huber_loss,
     l1_loss,
@@ -17,7 +17,7 @@ from dlgrade.reference.losses import (
     softmax_loss,
     svm_loss,
 )
-from dlgrade.reference.net import fully_connected_net, two_layer_net
+from dlgrade.reference.a1_backprop.net import fully_connected_net, two_layer_net
 
 SEED = 1234
 # Finite differences step by ~1e-6, so any input at least this far from a kink sees smooth code.

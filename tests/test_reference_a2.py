@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from dlgrade.reference.regularization import (batchnorm, batchnorm_running_stats, compute_fans, dropout,
-                                      initializer_distribution, layernorm)
+from dlgrade.reference.a2_regularization.dropout import dropout
+from dlgrade.reference.a2_regularization.init import compute_fans, initializer_distribution
+from dlgrade.reference.a2_regularization.normalization import batchnorm, batchnorm_running_stats, layernorm
 
 SEED = 1234
 

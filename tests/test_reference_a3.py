@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-import dlgrade.reference.optim as ref
+import dlgrade.reference.a3_optimizers.optim as ref
 
 STEPS = 6
 

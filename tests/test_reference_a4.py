@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from dlgrade.reference.cnn import (avg_pool, conv, conv_cost, global_avg_pool, max_pool, receptive_field,
+from dlgrade.reference.a4_cnn.conv import (avg_pool, conv, conv_cost, global_avg_pool, max_pool, receptive_field,
                            spatial_batchnorm, spatial_batchnorm_running_stats, spatial_groupnorm)
 
 SEED = 4

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import dlgrade.reference.rnn as ref
+import dlgrade.reference.a5_rnn.rnn_layers as ref
 
 SEED = 5
 N, T, D, H, V = 3, 4, 2, 3, 5

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dlgrade.reference.attention import (additive_attention, dot_product_attention, masked_softmax, multihead_attention,
+from dlgrade.reference.a6_attention.attention import (additive_attention, dot_product_attention, masked_softmax, multihead_attention,
                                  positional_encoding)
 
 GEN = torch.Generator().manual_seed(1234)

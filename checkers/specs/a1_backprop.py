@@ -9,16 +9,13 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.layers as ref_layers
-import dlgrade.reference.losses as ref_losses
-import dlgrade.reference.net as ref_net
-from dlgrade.checkers.compare import assert_matches
-from dlgrade.checkers.exercise import Case, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (UNSTABLE_EXP, Target, Variant, call_target, convention, examples, function, layer, loss,
-                                 require_like, stability)
-from dlgrade.checkers.strategies import (batch_sizes, cases, dims, elementwise_cases, labels, optional, spread_rows,
-                                 spread_values, values)
+import dlgrade.reference.a1_backprop.layers as ref_layers
+import dlgrade.reference.a1_backprop.losses as ref_losses
+import dlgrade.reference.a1_backprop.net as ref_net
+from dlgrade.checkers.declare import (UNSTABLE_EXP, assert_matches, batch_sizes, call_target, Case, cases, convention,
+                                      dims, elementwise_cases, evaluate, examples, function, labels, layer, loss,
+                                      Mistake, optional, Property, PropertyFailure, require_like, spread_rows,
+                                      spread_values, stability, Target, values, Variant)
 
 A = "a1_backprop"
 

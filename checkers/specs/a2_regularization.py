@@ -4,7 +4,8 @@ Batch and layer normalisation get the generic layer properties (values and vecto
 products against the torch references) plus their own invariants and, for batch norm, the running
 statistics as state carried across calls. Dropout and the initialisers are random, so their
 properties are written here: dropout's mask is recovered from the student's own output (inputs
-have no zeros), and the initialisers are judged by the statistics of their samples.
+have no zeros), and the initialisers (declared with the `sampler` kind, which also holds them to
+drawing only from the rng they are given) are judged by the statistics of their samples.
 
 Statistical checks are set for a false-failure rate of `FALSE_FAILURE_RATE` per check (see
 `Bounds` below): a property makes at most three checks on a case and the profiles draw at most
@@ -18,16 +19,16 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.regularization as ref
-from dlgrade.checkers.compare import FLOAT32, FLOAT64, Tolerance, assert_matches, require_array
-from dlgrade.checkers.exercise import BACKWARD_NOT_CHECKED, Case, Exercise, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, INDEPENDENT_CACHES, Target,
-                                 backward_properties, best_effort, call_target, examples, explain_interference,
-                                 inputs_unchanged, layer, mistake_hints, mixed_scales, not_sharing_memory, on_float32,
-                                 output_properties, require_like)
-from dlgrade.checkers.strategies import batch_sizes, cases, dims, optional, seeds, spread_groups, upstream, values
-from dlgrade.grader.boundary.submission import SeededGenerator
+import dlgrade.reference.a2_regularization.dropout as ref_dropout
+import dlgrade.reference.a2_regularization.init as ref_init
+import dlgrade.reference.a2_regularization.normalization as ref_norm
+from dlgrade.checkers.declare import (ARGUMENTS, sample, sampler, BACKWARD_NOT_CHECKED, CORRECTNESS_WEIGHT, FLOAT32, FLOAT64, INDEPENDENT_CACHES,
+                                      UPSTREAM, assert_matches, backward_properties, batch_sizes, best_effort,
+                                      call_target, Case, cases, dims, evaluate, examples, Exercise,
+                                      explain_interference, float32_property, fresh_property, layer, Mistake,
+                                      mistake_hints, mixed_scales, optional, output_properties, Property,
+                                      PropertyFailure, require_array, require_like, Run, SeededGenerator, seeds,
+                                      spread_groups, Target, Tolerance, unchanged_property, upstream, values)
 
 A = "a2_regularization"
 
@@ -114,12 +115,12 @@ def _dropout_expected(case: Case, mask: np.ndarray | None) -> np.ndarray:
     param = case.args["dropout_param"]
     x = case.args["x"]
     mask = np.ones(x.shape) if mask is None else mask.astype(np.float64)
-    return evaluate(ref.dropout, {"x": x, "mask": mask, "p": param["p"], "mode": param["mode"]}).output
+    return evaluate(ref_dropout.dropout, {"x": x, "mask": mask, "p": param["p"], "mode": param["mode"]}).output
 
 
 def _dropout_vjp(case: Case, mask: np.ndarray, dout: np.ndarray) -> np.ndarray:
     param = case.args["dropout_param"]
-    ev = evaluate(ref.dropout, {"x": case.args["x"], "mask": mask.astype(np.float64), "p": param["p"],
+    ev = evaluate(ref_dropout.dropout, {"x": case.args["x"], "mask": mask.astype(np.float64), "p": param["p"],
                                 "mode": param["mode"]}, ("x",))
     return ev.vjp(dout)["x"]
 
@@ -202,11 +203,10 @@ def _dropout_forward_properties() -> list[Property]:
             failure.hints.append(KEEP_NOT_DROP)
             raise
 
-    def unchanged(ctx, case):
+    def one_call(ctx, case) -> Run:
         _, called = _dropout_out(ctx, case)
-        inputs_unchanged(f, case, called.outcome, list(case.args.values()))
+        return Run.single(f, called.outcome, called.sent)
 
-    @on_float32
     def float32(ctx, case32):
         out, _ = _dropout_out(ctx, case32, np.float32)
         _assert_dropout_output(case32, out, FLOAT32)
@@ -223,11 +223,9 @@ def _dropout_forward_properties() -> list[Property]:
         Property("test_mode_is_identity", f"in test mode {f} returns x", test_identity, dropout_test_cases, 2.0),
         Property("same_seed_same_mask", f"{f} drops the same units for the same seed", same_seed, dropout_seeded_cases),
         Property("keeps_everything_at_p_1", f"{f} with p = 1 returns x", keeps_all, examples(*KEEP_ALL)),
-        Property("inputs_unchanged", f"{f} leaves x and dropout_param unchanged", unchanged, weight=HYGIENE_WEIGHT,
-                 essential=False),
-        Property("preserves_float32", f"{f} gives a float32 output for a float32 x (advice unless the manifest weighs it)",
-                 float32, dropout_train_cases,
-                 FLOAT32_WEIGHT, essential=False),
+        unchanged_property(one_call, f"{f} leaves x and dropout_param unchanged", said=ARGUMENTS),
+        float32_property(float32, f"{f} gives a float32 output for a float32 x (advice unless the manifest weighs it)",
+                         dropout_train_cases),
     ]
 
 
@@ -300,17 +298,10 @@ def _dropout_backward_properties() -> list[Property]:
         for c in called:
             ctx.forget(c.cache)
 
-    def unchanged(ctx, case):
+    def backward_run(ctx, case) -> Run:
         _, dout, outcome = forward_backward(ctx, case)
-        if not np.array_equal(outcome.args_after[0], dout):
-            raise PropertyFailure(f"{b} modified the upstream gradient dout in place",
-                                  hints=["Build dx as a new array (dout * mask, or dout.copy() before editing it)."])
+        return Run.single(b, outcome, {"dout": dout})
 
-    def fresh(ctx, case):
-        _, _, outcome = forward_backward(ctx, case)
-        not_sharing_memory(b, outcome, "Return new arrays: a view of dout or of a cached input changes when they do.")
-
-    @on_float32
     def float32(ctx, case32):
         out, dout, outcome = forward_backward(ctx, case32, np.float32)
         require_like("dx", outcome.value, case32.args["x"], np.float32)
@@ -327,14 +318,13 @@ def _dropout_backward_properties() -> list[Property]:
         Property("test_mode_passes_dout", f"in test mode, {b} returns dout", vjp, dropout_test_cases, 2.0),
         Property("caches_are_independent", "two forwards then their backwards (one twice) each use their own mask",
                  independent, pairs),
-        Property("inputs_unchanged", f"{b} leaves the upstream gradient unchanged", unchanged, dropout_train_cases,
-                 HYGIENE_WEIGHT, essential=False),
+        unchanged_property(backward_run, f"{b} leaves the upstream gradient unchanged", dropout_train_cases,
+                           said=UPSTREAM),
         # In training only: CS231n's own test-mode backward returns dout itself (`dx = dout`).
-        Property("gradients_are_fresh_arrays", f"in training, {b}'s dx is a new array, not a view of dout",
-                 fresh, dropout_train_cases, HYGIENE_WEIGHT, essential=False),
-        Property("preserves_float32", f"{b} gives a float32 dx for float32 inputs (advice unless the manifest weighs it)",
-                 float32, dropout_train_cases,
-                 FLOAT32_WEIGHT, essential=False),
+        fresh_property(backward_run, f"in training, {b}'s dx is a new array, not a view of dout",
+                       "Return new arrays: a view of dout or of a cached input changes when they do.", dropout_train_cases),
+        float32_property(float32, f"{b} gives a float32 dx for float32 inputs (advice unless the manifest weighs it)",
+                         dropout_train_cases),
     ]
 
 
@@ -502,7 +492,7 @@ def _normalises(target: Target, axis: int, per: str, mistakes) -> Property:
                             f"variance of out per {per}": var / (var + eps)}, what="mean 0 and variance var/(var + eps)")
         except PropertyFailure as failure:
             failure.summary = f"at gamma = 1, beta = 0 the output is not normalised per {per}: {failure.summary}"
-            want = evaluate(ref.batchnorm if axis == 0 else ref.layernorm, case.args).output
+            want = evaluate(ref_norm.batchnorm if axis == 0 else ref_norm.layernorm, case.args).output
             failure.hints += mistake_hints(mistakes, "output", case, want, out)
             raise
     return Property(f"normalises_per_{per}",
@@ -538,7 +528,7 @@ def _running_statistics(ctx, case):
         step_case = case.with_args(x=x, bn_param=bn_param)
         outcome = call_target(ctx, BATCHNORM, step_case).outcome
         after = outcome.args_after[3]
-        running = evaluate(ref.batchnorm_running_stats, {"x": x, "bn_param": bn_param}).output
+        running = evaluate(ref_norm.batchnorm_running_stats, {"x": x, "bn_param": bn_param}).output
         want = {"running_mean": running[0], "running_var": running[1]}
         where = f"after training step {step} of 2"
         if not isinstance(after, dict) or not all(k in after for k in want):
@@ -559,7 +549,7 @@ def _running_statistics(ctx, case):
     called = call_target(ctx, BATCHNORM, test_case)
     ctx.forget(called.cache)
     out = called.outputs["out"]
-    want_out = evaluate(ref.batchnorm, test_case.args).output
+    want_out = evaluate(ref_norm.batchnorm, test_case.args).output
     require_like("out", out, want_out)
     try:
         assert_matches("output", {"out": out}, {"out": want_out})
@@ -579,14 +569,14 @@ def _batchnorm_exercises() -> list[Exercise]:
     summary = "batch normalisation"
     forward = Exercise(
         "batchnorm_forward", A, "normalization", f"{summary}: forward",
-        output_properties(BATCHNORM, ref.batchnorm, bn_cases, bn_forward_mistakes, [bn_spread_variant])
+        output_properties(BATCHNORM, ref_norm.batchnorm, bn_cases, bn_forward_mistakes, [bn_spread_variant])
         + [_normalises(BATCHNORM, 0, "feature", bn_forward_mistakes),
            Property("running_statistics", "two training steps update bn_param's running_mean and running_var by "
                     "running = momentum·running + (1 − momentum)·batch (biased variance; defaults momentum 0.9 and "
                     "zeros), and test mode normalises with them", _running_statistics, bn_train_cases)],
         bn_cases)
     backwards = [Exercise(name, A, "normalization", f"{summary}: backward ({how})",
-                          backward_properties(BATCHNORM, name, ref.batchnorm, bn_train_cases, ("x", "gamma", "beta"),
+                          backward_properties(BATCHNORM, name, ref_norm.batchnorm, bn_train_cases, ("x", "gamma", "beta"),
                                               bn_backward_mistakes, [bn_spread_variant]),
                           bn_train_cases, needs=("batchnorm_forward",))
                  for name, how in (("batchnorm_backward", "through the computation graph"),
@@ -664,7 +654,7 @@ def _compute_fans_exercise() -> Exercise:
 
     def matches(ctx, case):
         got = fans(ctx, case)
-        want = np.array(ref.compute_fans(case.args["shape"]), dtype=np.float64)
+        want = np.array(ref_init.compute_fans(case.args["shape"]), dtype=np.float64)
         if not np.array_equal(got, want):
             raise PropertyFailure("compute_fans differs from the contract",
                                   details=[f"shape {case.args['shape']}: expected (fan_in, fan_out) = "
@@ -682,7 +672,7 @@ def _compute_fans_exercise() -> Exercise:
 def _variance_mistakes(name: str) -> list[Mistake]:
     """Models of the sample variance that known mistakes give; `right` is the contract's variance."""
     uniform = name.endswith("uniform")
-    fans = lambda case: ref.compute_fans(case.args["shape"])  # noqa: E731
+    fans = lambda case: ref_init.compute_fans(case.args["shape"])  # noqa: E731
     if name.startswith("xavier"):
         # The variance (or, for a uniform, 6/(fan_in + fan_out)) used where its square root belongs.
         if uniform:  # a² = 3·variance
@@ -696,26 +686,13 @@ def _variance_mistakes(name: str) -> list[Mistake]:
     return mistakes
 
 
-def _initializer_exercise(name: str, summary: str) -> Exercise:
-    target = Target(name)
+def _initializer_exercise(name: str, summary: str) -> list[Exercise]:
     uniform = name.endswith("uniform")
     mistakes = _variance_mistakes(name)
 
-    def draw(ctx, case, dtype=None) -> tuple[np.ndarray, object]:
-        called = call_target(ctx, target, case)
-        out = called.outputs["out"]
-        require_array("out", out, case.args["shape"], dtype)
-        return out, called.outcome
-
-    def runs(ctx, case):
-        call_target(ctx, target, case)
-
-    def shapes(ctx, case):
-        draw(ctx, case, np.float64)
-
     def statistics(ctx, case):
-        w, _ = draw(ctx, case)
-        variance, bound = ref.initializer_distribution(name, case.args["shape"])
+        w, _ = sample(ctx, name, case)
+        variance, bound = ref_init.initializer_distribution(name, case.args["shape"])
         n = w.size
         mean, second = float(np.mean(w)), float(np.mean(w.astype(np.float64) ** 2))
         if uniform:
@@ -738,38 +715,20 @@ def _initializer_exercise(name: str, summary: str) -> Exercise:
                                   hints=mistake_hints(mistakes, "variance", case, variance, np.array(second), tol=relative))
 
     def within_bounds(ctx, case):
-        w, _ = draw(ctx, case)
-        _, bound = ref.initializer_distribution(name, case.args["shape"])
+        w, _ = sample(ctx, name, case)
+        _, bound = ref_init.initializer_distribution(name, case.args["shape"])
         largest = float(np.max(np.abs(w)))
         # U(-a, a) never reaches beyond a; a few ulps of slack for a computed differently.
         if largest > bound * (1 + 1e-12):
             raise PropertyFailure(f"{name} drew a weight beyond the bound a of U(−a, a)",
                                   details=[f"max |w| = {largest:.6g} > a = {bound:.6g}"], hints=[UNIFORM_NOT_NORMAL])
 
-    def only_rng(ctx, case):
-        shape, seed = case.args["shape"], case.args["rng"].seed
-        outcomes = [draw(ctx, case.with_args(rng=SeededGenerator(s)))[1] for s in (seed, seed, seed + 1)]
-        first, again, other = (o.value for o in outcomes)
-        if any(o.global_random_used for o in outcomes):
-            raise PropertyFailure(f"{name} used numpy's global random state (np.random.*)", hints=[ONLY_RNG])
-        if not np.array_equal(first, again):
-            raise PropertyFailure(f"{name} gave different arrays for two generators with the same seed",
-                                  details=[f"shape {shape}, seed {seed}"], hints=[ONLY_RNG])
-        if np.array_equal(first, other):
-            raise PropertyFailure(f"{name} gave the same array for generators with different seeds",
-                                  details=[f"shape {shape}, seeds {seed} and {seed + 1}"], hints=[ONLY_RNG])
-
     large = _init_cases(large_shapes)
-    properties = [
-        Property("runs_on_valid_inputs", f"{name}(shape, rng) runs on dense and convolution shapes", runs),
-        Property("output_shape_and_dtype", f"{name} returns a float64 array of exactly the given shape", shapes),
+    return sampler(A, "init", name, _init_cases(small_shapes), [
         Property("sample_statistics", f"{name}'s weights have mean 0 and the contract's variance, within statistical "
                  f"bounds (false-failure rate {FALSE_FAILURE_RATE:g} per check)", statistics, large, CORRECTNESS_WEIGHT),
         *([Property("within_bounds", f"{name}'s weights lie in [−a, a]", within_bounds, large)] if uniform else []),
-        Property("draws_only_from_rng", f"{name}'s randomness comes from rng alone: the same seed gives the same "
-                 "array, another seed another array, and numpy's global random state is untouched", only_rng),
-    ]
-    return Exercise(name, A, "init", summary, properties, _init_cases(small_shapes))
+    ], f"{name}(shape, rng) runs on dense and convolution shapes", ONLY_RNG, summary)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -780,14 +739,14 @@ EXERCISES = [
     Exercise("dropout_backward", A, "dropout", "inverted dropout: backward", _dropout_backward_properties(),
              dropout_cases, needs=("dropout_forward",)),
     *_batchnorm_exercises(),
-    *layer(A, "normalization", "layernorm_forward", "layernorm_backward", ref.layernorm, ln_cases,
+    *layer(A, "normalization", "layernorm_forward", "layernorm_backward", ref_norm.layernorm, ln_cases,
            ("x", "gamma", "beta"), summary="layer normalisation", forward_mistakes=ln_forward_mistakes,
            variants=[ln_spread_variant],
            backward_mistakes=ln_backward_mistakes,
            forward_extra=[_normalises(Target("layernorm_forward", cache=True), 1, "example", ln_forward_mistakes)]),
     _compute_fans_exercise(),
-    _initializer_exercise("xavier_uniform", "Xavier/Glorot uniform initialisation"),
-    _initializer_exercise("xavier_normal", "Xavier/Glorot normal initialisation"),
-    _initializer_exercise("kaiming_uniform", "He/Kaiming uniform initialisation"),
-    _initializer_exercise("kaiming_normal", "He/Kaiming normal initialisation"),
+    *_initializer_exercise("xavier_uniform", "Xavier/Glorot uniform initialisation"),
+    *_initializer_exercise("xavier_normal", "Xavier/Glorot normal initialisation"),
+    *_initializer_exercise("kaiming_uniform", "He/Kaiming uniform initialisation"),
+    *_initializer_exercise("kaiming_normal", "He/Kaiming normal initialisation"),
 ]

@@ -1,7 +1,7 @@
 """Assignment a3_optimizers: every exercise declared once.
 
 An update rule `RULE(w, dw, config=None) -> (next_w, config)` is a state machine: `optimizer(...)`
-below declares one, checked over several consecutive steps (drawn hyperparameters, shapes and
+below declares one with the `update_rule` kind, checked over several consecutive steps (drawn hyperparameters, shapes and
 gradients, configs with keys left out or None, sometimes resuming from a given state), each step
 getting back the config the student's own rule returned, against the reference run from the same
 start. Known conventions that differ from the contract's (momentum without the learning rate in
@@ -12,21 +12,17 @@ invariants.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.optim as ref
-from dlgrade.checkers.compare import (FLOAT32, FLOAT64, Tolerance, assert_matches, count_text, require_array,
-                                      require_scalar, values_close)
-from dlgrade.checkers.exercise import Case, Context, Exercise, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (CORRECTNESS_WEIGHT, FLOAT32_WEIGHT, HYGIENE_WEIGHT, best_effort, explain_interference,
-                                 inputs_unchanged, not_sharing_memory, on_float32)
-from dlgrade.checkers.strategies import cases, dims, values
-from dlgrade.grader.boundary.submission import CallOutcome
+import dlgrade.reference.a3_optimizers.optim as ref
+from dlgrade.checkers.declare import (ARGUMENTS, CORRECTNESS_WEIGHT, FLOAT32, assert_matches, CallOutcome, Case,
+                                      cases, Context, dims, evaluate, Exercise, float32_property, fresh_property,
+                                      in_call_order, Mistake, Property, PropertyFailure, require_array,
+                                      require_scalar, RuleWords, Run, Unchanged, unchanged_property, update_rule,
+                                      values, values_close)
 
 A = "a3_optimizers"
 MODULE = "optim"
@@ -89,52 +85,10 @@ def optimizer_cases(rule: str, defaults_only: bool = False) -> st.SearchStrategy
 # Running a rule over the steps of a case: the student's, the reference's, a mistaken one's
 
 
-@dataclass
-class Step:
-    """What one call of the student's rule gave back."""
-
-    next_w: Any
-    config: Any
-    outcome: CallOutcome
-
-
-def _unpack(rule: str, value: Any, w: np.ndarray, step: int, strict: bool) -> tuple[Any, Any]:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        got = f"a tuple of {count_text(len(value))}" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
-        raise PropertyFailure(f"{rule} should return a tuple (next_w, config); got {got} at step {step}")
-    next_w, config = value
-    if strict:
-        require_array(f"next_w (step {step})", next_w, w.shape)
-        if not isinstance(config, dict):
-            raise PropertyFailure(f"{rule} should return its config as a dict holding the hyperparameters and the "
-                                  f"state; got a {type(config).__name__} at step {step}",
-                                  hints=["Start from `if config is None: config = {}`, fill it (config.setdefault) "
-                                         "and return it: the next call gets it back."])
-    return next_w, config
-
-
-def student_steps(ctx: Context, rule: str, case: Case, strict: bool = True) -> list[Step]:
-    """Call the student's rule once per gradient, each call getting the config the previous
-    call returned (and w the previous next_w)."""
-    w, config = case.args["w"], case.args.get("config")
-    done = []
-    for k, dw in enumerate(case.args["dw_steps"]):
-        args = (w, dw) if (k == 0 and "config" not in case.args) else (w, dw, config)
-        outcome = ctx.call(rule, *args)
-        next_w, config = _unpack(rule, outcome.value, w, k + 1, strict)
-        done.append(Step(next_w, config, outcome))
-        w = next_w
-    return done
-
-
 def reference_steps(rule: str, case: Case) -> tuple[np.ndarray, tuple[dict, ...]]:
     """The reference's next_w after every step, stacked, and its config after every step."""
     run = evaluate(lambda w, dw_steps, config=None: ref.steps(ref.RULES[rule], w, dw_steps, config), case.args)
     return run.output
-
-
-def _trajectory(steps: list[Step]) -> dict[str, np.ndarray]:
-    return {f"next_w after step {k + 1}": np.asarray(s.next_w) for k, s in enumerate(steps)}
 
 
 def _filled(rule: str, w: np.ndarray, config: dict | None, defaults: dict | None = None) -> dict:
@@ -160,147 +114,19 @@ def _wrong(rule: str, step: Callable[[np.ndarray, np.ndarray, dict], np.ndarray]
     return trajectory
 
 
-def _finite(a: np.ndarray) -> np.ndarray:
-    """NaN and infinities as numbers, so that a mistake that gives NaN (a division by 1 - beta**0)
-    is recognised by giving NaN in the same places."""
-    return np.nan_to_num(np.asarray(a, dtype=np.float64), nan=1e300, posinf=1e301, neginf=-1e301)
-
-
-def _hints(mistakes, case: Case, got: np.ndarray) -> list[str]:
-    return [m.hint for m in mistakes
-            if best_effort(lambda: values_close(_finite(got), _finite(m.expected(case, None, None))), False)]
-
-
 # ---------------------------------------------------------------------------------------------
 # The declaration of a stateful update rule
 
 
 def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> list[Exercise]:
     """One update rule as an exercise, checked as a state machine over several steps."""
-    drawn, defaults = optimizer_cases(name), optimizer_cases(name, defaults_only=True)
-    state_keys = ref.STATE[name]
-    defaults_text = ", ".join(f"{k}={v}" for k, v in ref.DEFAULTS[name].items() if k not in state_keys)
-
-    def assert_steps(ctx, case, tol: Tolerance = FLOAT64, dtype=None):
-        steps = student_steps(ctx, name, case)
-        want, _ = reference_steps(name, case)
-        got = _trajectory(steps)
-        if dtype is not None:
-            for label, w in got.items():
-                require_array(label, w, w.shape, dtype)
-        try:
-            assert_matches("next_w", got, {f"next_w after step {k + 1}": w for k, w in enumerate(want)}, tol,
-                           what="the reference run from the same start" if dtype is None else "the reference (float32 tolerance)")
-        except PropertyFailure as failure:
-            if dtype is None:
-                failure.hints += _hints(mistakes, case, np.stack(list(got.values())))
-            raise
-        return steps
-
-    def runs(ctx, case):
-        student_steps(ctx, name, case, strict=False)
-
-    def structure(ctx, case):
-        for k, s in enumerate(student_steps(ctx, name, case)):
-            require_array(f"next_w (step {k + 1})", s.next_w, case.args["w"].shape, np.float64)
-
-    def over_steps(ctx, case):
-        assert_steps(ctx, case)
-
-    def with_defaults(ctx, case):
-        try:
-            assert_steps(ctx, case)
-        except PropertyFailure as failure:
-            failure.hints.append(f"When config is None (or left out) or lacks a key, use the contract's default: "
-                                 f"{defaults_text}.")
-            raise
-
-    def independent(ctx, pair):
-        first, second = pair.args["first"], pair.args["second"]
-        runs_of = {"first": (first, first.args["w"], first.args.get("config"), []),
-                   "second": (second, second.args["w"], second.args.get("config"), [])}
-        longest = max(len(c.args["dw_steps"]) for c in (first, second))
-        try:
-            for k in range(longest):
-                for label, (case, w, config, got) in runs_of.items():
-                    if k >= len(case.args["dw_steps"]):
-                        continue
-                    args = (w, case.args["dw_steps"][k]) + (() if k == 0 and "config" not in case.args else (config,))
-                    next_w, config = _unpack(name, ctx.call(name, *args).value, w, k + 1, True)
-                    got.append(Step(next_w, config, None))
-                    runs_of[label] = (case, next_w, config, got)
-            for label, (case, _, _, got) in runs_of.items():
-                want, _ = reference_steps(name, case)
-                assert_matches("next_w", _trajectory(got), {f"next_w after step {k + 1}": w for k, w in enumerate(want)})
-        except PropertyFailure as failure:
-            failure.summary = f"with two optimizers whose steps alternate: {failure.summary}"
-            alone_right = best_effort(lambda: all(alone_is_right(ctx, c) for c in (first, second)), False)
-            explain_interference(failure, alone_right, INTERFERE, "matches_reference_over_steps",
-                                 history_dependent=best_effort(lambda: depends_on_history(ctx, first), False))
-            raise
-
-    def alone_is_right(ctx, case) -> bool:
-        got = _trajectory(student_steps(ctx, name, case))
-        want, _ = reference_steps(name, case)
-        return values_close(list(got.values()), list(want))
-
-    def depends_on_history(ctx, case) -> bool:
-        """The same run twice gives two trajectories: the rule keeps state between calls."""
-        runs = [list(_trajectory(student_steps(ctx, name, case)).values()) for _ in range(2)]
-        return not values_close(runs[0], runs[1])
-
-    def holds_state(ctx, case):
-        steps = student_steps(ctx, name, case)
-        _, configs = reference_steps(name, case)
-        for k, (s, want) in enumerate(zip(steps, configs)):
-            missing = [key for key in state_keys if key not in s.config]
-            if missing:
-                raise PropertyFailure(f"the config returned at step {k + 1} has no {', '.join(map(repr, missing))}",
-                                      hints=[STATE_NAMES])
-            got = {f"config[{key!r}] after step {k + 1}": np.asarray(s.config[key], dtype=np.float64) for key in state_keys}
-            expected = {f"config[{key!r}] after step {k + 1}": np.asarray(want[key], dtype=np.float64) for key in state_keys}
-            for label, value in got.items():
-                require_array(label, value, expected[label].shape)
-            try:
-                assert_matches("state", got, expected)
-            except PropertyFailure as failure:
-                failure.hints.append(STATE_NAMES)
-                raise
-
-    def dw_unchanged(ctx, case):
-        for k, s in enumerate(student_steps(ctx, name, case)):
-            sent = case.args["dw_steps"][k]
-            after = s.outcome.args_after[1]
-            if not (isinstance(after, np.ndarray) and np.array_equal(after, sent)):
-                raise PropertyFailure(f"{name} modified dw in place (step {k + 1})",
-                                      hints=["Never write into dw (dw *= ..., dw += ...): compute new arrays."])
-
-    @on_float32
-    def float32(ctx, case32):
-        assert_steps(ctx, case32, FLOAT32, np.float32)
-
+    drawn = optimizer_cases(name)
     pairs = st.builds(lambda a, b: Case(args={"first": a, "second": _same_shape(b, a.args["w"].shape)}, seed=a.seed),
                       drawn, drawn)
-    props = [
-        Property("runs_on_valid_inputs", f"{name} runs over several steps, returning (next_w, config) each time", runs, drawn),
-        Property("returns_next_w_and_config", "next_w has exactly w's shape, in float64, and config is returned as a dict",
-                 structure, drawn),
-        Property("matches_reference_over_steps", "next_w matches the reference at every step of a run of 3 to 6 steps, "
-                 "each step getting back the config the previous one returned (drawn hyperparameters, resumed states)",
-                 over_steps, drawn, CORRECTNESS_WEIGHT),
-        Property("applies_defaults", f"with config None, left out or empty, the defaults are used ({defaults_text})",
-                 with_defaults, defaults),
-        Property("optimizers_are_independent", "two optimizers whose steps alternate each follow their own reference run",
-                 independent, pairs),
-        *([Property("config_holds_state", f"the returned config holds the state ({', '.join(state_keys)}) "
-                    "with the reference's values after every step", holds_state, drawn, HYGIENE_WEIGHT, essential=False)]
-          if state_keys else []),
-        Property("dw_unchanged", f"{name} never modifies dw", dw_unchanged, drawn, HYGIENE_WEIGHT, essential=False),
-        Property("preserves_float32", "float32 w and dw give a float32 next_w at every step (advice unless the "
-                 "manifest weighs it)", float32, drawn,
-                 FLOAT32_WEIGHT, essential=False),
-    ]
-    return [Exercise(name, A, MODULE, summary, props, drawn)]
+    defaults_text = ", ".join(f"{k}={v}" for k, v in ref.DEFAULTS[name].items() if k not in ref.STATE[name])
+    return update_rule(A, MODULE, name, lambda case: reference_steps(name, case), drawn,
+                       optimizer_cases(name, defaults_only=True), pairs, ref.STATE[name], defaults_text, WORDS,
+                       mistakes, summary)
 
 
 def _same_shape(case: Case, shape: tuple[int, ...]) -> Case:
@@ -316,11 +142,18 @@ def _same_shape(case: Case, shape: tuple[int, ...]) -> Case:
     return Case(args=args, seed=case.seed)
 
 
+DW = Unchanged("{function} modified {path} in place{where}",
+               "Never write into dw (dw *= ..., dw += ...): compute new arrays.")
 INTERFERE = ("Two optimizers interfere (or one run depends on the runs before it): keep the rule's state in the "
              "config it returns (config['velocity'] = v), not in globals or in a mutable default argument: each "
              "parameter array has its own optimizer.")
 STATE_NAMES = ("Keep the state in config under the contract's names (velocity; cache; m, v and t), updated at every "
                "step: the next call gets this config back.")
+RETURN_CONFIG = ("Start from `if config is None: config = {}`, fill it (config.setdefault) and return it: the next "
+                 "call gets it back.")
+DEFAULTS = "When config is None (or left out) or lacks a key, use the contract's default: {defaults}."
+WORDS = RuleWords(returns_config=RETURN_CONFIG, interfere=INTERFERE, state_names=STATE_NAMES, dw_unchanged=DW,
+                  defaults=DEFAULTS)
 
 # ---------------------------------------------------------------------------------------------
 # Known mistakes and other conventions, as numpy rules
@@ -421,7 +254,7 @@ def _norm(grads: dict) -> float:
 
 
 def _clip_call(ctx: Context, case: Case, dtype=np.float64) -> tuple[dict, float, CallOutcome]:
-    outcome = ctx.call(CLIP, *case.args.values())
+    outcome = ctx.call(CLIP, *in_call_order(A, CLIP, case).args.values())
     value = outcome.value
     if not isinstance(value, tuple) or len(value) != 2:
         raise PropertyFailure(f"{CLIP} should return a tuple (clipped, total_norm); got a {type(value).__name__}",
@@ -518,17 +351,11 @@ def _clip_total_before(ctx, case):
         raise
 
 
-def _clip_inputs_unchanged(ctx, case):
+def _clip_run(ctx, case) -> Run:
     _, _, outcome = _clip_call(ctx, case)
-    inputs_unchanged(CLIP, case, outcome, list(case.args.values()))
+    return Run.single(CLIP, outcome, in_call_order(A, CLIP, case))
 
 
-def _clip_fresh(ctx, case):
-    _, _, outcome = _clip_call(ctx, case)
-    not_sharing_memory(CLIP, outcome, "Return new arrays (g * scale, or g.copy() when no scaling is needed).")
-
-
-@on_float32
 def _clip_float32(ctx, case32):
     clipped, total, _ = _clip_call(ctx, case32, np.float32)
     want, want_total = _clip_right(case32)
@@ -537,7 +364,7 @@ def _clip_float32(ctx, case32):
 
 
 def _clip_runs(ctx, case):
-    ctx.call(CLIP, *case.args.values())
+    ctx.call(CLIP, *in_call_order(A, CLIP, case).args.values())
 
 
 any_side, above, below = clip_cases(), clip_cases(True), clip_cases(False)
@@ -551,12 +378,11 @@ clip_properties = [
     Property("clipped_norm_is_max_norm", "above max_norm the global norm of the result is max_norm", _clip_norm_is_max, above),
     Property("direction_preserved", "every gradient is scaled by one common positive factor", _clip_direction, any_side),
     Property("total_norm_before_clipping", "total_norm is the global norm of the inputs", _clip_total_before, any_side),
-    Property("inputs_unchanged", f"{CLIP} leaves grads unchanged", _clip_inputs_unchanged, any_side, HYGIENE_WEIGHT,
-             essential=False),
-    Property("returns_new_arrays", f"{CLIP} returns new arrays, never its inputs", _clip_fresh, any_side, HYGIENE_WEIGHT,
-             essential=False),
-    Property("preserves_float32", "float32 gradients give float32 clipped gradients", _clip_float32, any_side,
-             FLOAT32_WEIGHT, essential=False),
+    unchanged_property(_clip_run, f"{CLIP} leaves grads unchanged", any_side, said=ARGUMENTS),
+    fresh_property(_clip_run, f"{CLIP} returns new arrays, never its inputs",
+                   "Return new arrays (g * scale, or g.copy() when no scaling is needed).", any_side,
+                   name="returns_new_arrays"),
+    float32_property(_clip_float32, "float32 gradients give float32 clipped gradients", any_side),
 ]
 
 # ---------------------------------------------------------------------------------------------

@@ -17,13 +17,11 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.cnn as ref
-from dlgrade.checkers.compare import assert_matches, require_array
-from dlgrade.checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, forward_for_backward,
-                                 layer, mistake_hints, mixed_scales, require_like)
-from dlgrade.checkers.strategies import seeds, spread_groups, upstream, values
+import dlgrade.reference.a4_cnn.conv as ref
+from dlgrade.checkers.declare import (STABILITY_EXAMPLES, assert_matches, call_target, Case, evaluate, examples,
+                                      Exercise, forward_for_backward, in_call_order, layer, Mistake, mistake_hints,
+                                      mixed_scales, Property, PropertyFailure, require_array, require_like, seeds,
+                                      spread_groups, Target, upstream, values, Variant)
 
 A = "a4_cnn"
 MODULE = "conv"
@@ -635,7 +633,7 @@ def _value_function(name: str, reference: Callable, cases, check_types: Callable
                     mistakes=(), summary: str = "", mutable_args: bool = False) -> Exercise:
     """An exercise returning plain Python values (ints, a dict), compared exactly."""
     def run(ctx, case):
-        return ctx.call(name, *case.args.values())
+        return ctx.call(name, *in_call_order(A, name, case).args.values())
 
     def runs(ctx, case):
         run(ctx, case)
@@ -654,7 +652,7 @@ def _value_function(name: str, reference: Callable, cases, check_types: Callable
 
     def unchanged(ctx, case):
         outcome = run(ctx, case)
-        if list(outcome.args_after) != list(case.args.values()):
+        if list(outcome.args_after) != list(in_call_order(A, name, case).args.values()):
             raise PropertyFailure(f"{name} modified its arguments", hints=["Do not sort, reverse or edit the list you are given."])
 
     properties = [

@@ -20,13 +20,10 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-import dlgrade.reference.rnn as ref
-from dlgrade.checkers.compare import assert_matches, values_close
-from dlgrade.checkers.exercise import Case, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (Target, call_target, gradient_names, layer, loss, mistake_hints, require_like,
-                                 stability, unpack_gradients)
-from dlgrade.checkers.strategies import cases, labels, spread_rows, upstream, values
+import dlgrade.reference.a5_rnn.rnn_layers as ref
+from dlgrade.checkers.declare import (assert_matches, call_target, Case, cases, evaluate, gradient_names, labels,
+                                      layer, loss, Mistake, mistake_hints, Property, PropertyFailure, require_like,
+                                      spread_rows, stability, Target, unpack_gradients, upstream, values, values_close)
 
 A = "a5_rnn"
 M = "rnn_layers"

@@ -14,13 +14,10 @@ from functools import partial
 import numpy as np
 from hypothesis import strategies as st
 
-import dlgrade.reference.attention as ref
-from dlgrade.checkers.compare import assert_matches
-from dlgrade.checkers.exercise import Case, Exercise, Mistake, Property, PropertyFailure
-from dlgrade.checkers.oracle import evaluate
-from dlgrade.checkers.properties import (STABILITY_EXAMPLES, Target, Variant, call_target, examples, layer, output_properties,
-                                 require_like, stability)
-from dlgrade.checkers.strategies import cases, spread_rows, values
+import dlgrade.reference.a6_attention.attention as ref
+from dlgrade.checkers.declare import (STABILITY_EXAMPLES, assert_matches, call_target, Case, cases, evaluate,
+                                      examples, Exercise, layer, Mistake, output_properties, Property,
+                                      PropertyFailure, require_like, spread_rows, stability, Target, values, Variant)
 
 A = "a6_attention"
 small = st.integers(1, 4)

@@ -3,7 +3,7 @@
 The student's functions take torch tensors, so every call goes through a trusted adapter of
 `grader.boundary.tensor_driver` (sent arrays become tensors on the named devices; the ring runs one forked
 process per rank on loopback with gloo, counting the bytes each rank sends and trapping the
-collectives). Values are judged here, against `reference.parallel`.
+collectives). Values are judged here, against `reference.a7_distributed.parallel`.
 
 Where it runs: everything runs on CPU (tensors on "cpu" stand for devices; gloo for the ring).
 The GPU properties (a list on cuda:0 and the CPU, the ring on NCCL across two GPUs or more,
@@ -19,9 +19,8 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from dlgrade.checkers.exercise import Case, Context, Exercise, Property, PropertyFailure
-from dlgrade.grader.boundary.tensor_driver import LOSSES
-from dlgrade.reference.parallel import allreduce_sum, sgd_step, shard_sizes, sum_tolerance
+from dlgrade.checkers.declare import (LOSSES, Case, Context, Exercise, Property, PropertyFailure)
+from dlgrade.reference.a7_distributed.parallel import allreduce_sum, sgd_step, shard_sizes, sum_tolerance
 
 A7, MODULE = "a7_distributed", "parallel"
 DTYPES = ("float32", "float64", "int64")

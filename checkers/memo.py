@@ -91,8 +91,7 @@ class ReferenceCache:
         if self.limit_bytes <= 0:
             return compute()
         try:
-            key = (getattr(oracle, "__module__", ""), getattr(oracle, "__qualname__", repr(oracle)), id(oracle),
-                   differentiable, fingerprint(args))
+            key = (oracle_key(oracle), differentiable, fingerprint(args))
         except Unkeyable:
             return compute()
         found = self._entries.get(key)
@@ -120,6 +119,20 @@ class ReferenceCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def oracle_key(oracle: Callable) -> bytes:
+    """What identifies a reference function by what it computes, never by where it lives in
+    memory (a lambda made per call gets the address of the last one): its module and name, and,
+    for a function made inside another (a closure), the values it closes over and its defaults,
+    a function among them by its own key. Raises Unkeyable where that cannot be told."""
+    if not callable(oracle) or not hasattr(oracle, "__code__"):
+        raise Unkeyable("a reference that is not a plain function")
+    cells = [c.cell_contents for c in (oracle.__closure__ or ())]
+    parts = [oracle.__module__, oracle.__qualname__, oracle.__code__.co_code,
+             [oracle_key(v) if callable(v) else v for v in cells],
+             [oracle_key(v) if callable(v) else v for v in (oracle.__defaults__ or ())]]
+    return fingerprint(parts)
 
 
 def _size(value: Any) -> int:

@@ -375,3 +375,27 @@ def test_a_pass_replays_the_calls_it_served_in_the_same_message_as_the_call_that
         ctx.off_case()
     assert sent[before:before + 1] == ["batch"], sent
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_references_made_per_call_are_told_apart_by_what_they_close_over():
+    """A reference written as a lambda per call (an optimizer's steps, one rule or another) is
+    freed and the next one may get its address: the cache knows each by what it computes."""
+    import numpy as np
+
+    from dlgrade.checkers.memo import references
+    from dlgrade.checkers.oracle import evaluate
+
+    def double(x):
+        return 2 * x
+
+    def negate(x):
+        return -x
+
+    def steps(rule, x):
+        return evaluate(lambda x: rule(x), {"x": x}).output
+
+    x = np.array([1.0, 2.0])
+    references.clear()
+    assert np.array_equal(steps(double, x), [2.0, 4.0])
+    assert np.array_equal(steps(negate, x), [-1.0, -2.0])
+    assert np.array_equal(steps(double, x), [2.0, 4.0]) and references.hits == 1

@@ -13,8 +13,9 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
+from dlgrade.checkers.memo import Unkeyable, copied, fingerprint
 from dlgrade.checkers.student_errors import numpy2_hints
-from dlgrade.grader.boundary.submission import CallOutcome, Handle, StudentError, Submission
+from dlgrade.grader.boundary.submission import BatchCall, CallOutcome, Handle, StudentError, Submission
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,35 @@ class Context:
         self.exercise = exercise
         self.submission = submission
         self.modules = dict(modules or {})
+        self._memory: _CallMemory | None = None
+        #: How many calls went to the submission, and how many were served from the pass's memory.
+        self.calls_made = 0
+        self.calls_served = 0
 
     def module_of(self, function: str) -> str:
         """The module the student's `function` is called in."""
         return self.modules.get(function, self.exercise.module)
+
+    # -- the memory of one case's calls (see `checkers.runner.one_pass`) ---------------------------
+
+    def on_case(self) -> None:
+        """Start remembering calls: every property of the pass is checked on one case from now
+        on, and a call one property makes is served to the next property that makes it instead
+        of calling the student again (see `try_call` for which calls)."""
+        self.off_case()
+        self._memory = _CallMemory()
+
+    def for_property(self) -> None:
+        """A property starts on the current case: none of its calls were made yet."""
+        if self._memory is not None:
+            self._memory.made, self._memory.pending = set(), {}
+
+    def off_case(self) -> None:
+        """Stop remembering calls, and drop the caches the case's calls kept."""
+        memory, self._memory = self._memory, None
+        if memory is not None:
+            for handle in memory.kept:
+                self.submission.forget(handle)
 
     def call(self, function: str, *args: Any, keep: tuple[int, ...] = (), via: str | None = None,
              **kwargs: Any) -> CallOutcome:
@@ -151,14 +177,119 @@ class Context:
 
     def try_call(self, function: str, *args: Any, keep: tuple[int, ...] = (), via: str | None = None,
                  **kwargs: Any) -> CallOutcome:
-        """Call a student function; the outcome may hold a student error."""
+        """Call a student function; the outcome may hold a student error.
+
+        While a pass remembers calls (`on_case`), a call that another property already made on
+        this case is served from memory, as a copy, with everything it observed (the arguments
+        after the call, aliases, warnings, printed output), where a fresh call would answer the
+        same: never a call the same property already made on this case (a property that calls
+        twice means to: the second call may differ where state is carried), nor one that failed
+        or used numpy's global random state. A cache kept on the student's side is state: a
+        call given one is served only while the cache is fresh (no call was made on it yet), and
+        a property that goes on to use a cache it was served calls on it are made for real
+        first, so the cache is in the state the property's own calls would have left it."""
+        memory = self._memory
+        key = memory.key(self, function, args, kwargs, keep, via) if memory is not None else None
+        if key is not None:
+            again = key in memory.made
+            memory.made.add(key)
+            served = memory.calls.get(key)
+            if not again and served is not None and memory.fresh(served.value):
+                self.calls_served += 1
+                for handle in _handles_in(args, kwargs):
+                    memory.pending.setdefault(handle.id, []).append((function, args, kwargs, (), via))
+                return copied(served)
+        # Calls this property was served on the caches it now uses again are made first, for
+        # real, in the same message to the worker as this one.
+        replays = [c for h in _handles_in(args, kwargs) for c in memory.pending.pop(h.id, [])] if memory else []
+        outcome = self.call_many([*replays, (function, args, kwargs, keep, via)])[-1]
+        if memory is not None:
+            memory.used |= {h.id for h in _handles_in(args, kwargs)}
+            if outcome.error is None:
+                memory.kept |= set(_handles_in(outcome.value, {}))
+            earlier = memory.calls.get(key)
+            # The first call is the one served (a second one, by the property that made the
+            # first, may differ on purpose), unless the cache it kept has been used since.
+            if key is not None and outcome.error is None and not outcome.global_random_used and (
+                    earlier is None or not memory.fresh(earlier.value)):
+                memory.calls[key] = copied(outcome)
+                memory.origin.update({h.id: key for h in _handles_in(outcome.value, {})})
+        return outcome
+
+    def call_many(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]]) -> list[CallOutcome]:
+        """Several calls (function, args, kwargs, keep, via) made for real, in order, in one
+        message to a sandboxed worker (`Submission.call_batch`); an argument may name the cache
+        an earlier call of the same list keeps (`grader.boundary.submission.earlier`)."""
         ex = self.exercise
-        return self.submission.call(ex.assignment, self.module_of(function), function, list(args), kwargs,
-                                    keep=keep, via=via)
+        self.calls_made += len(calls)
+        return self.submission.call_batch([BatchCall(ex.assignment, self.module_of(function), function, tuple(args),
+                                                     dict(kwargs), tuple(keep), via)
+                                           for function, args, kwargs, keep, via in calls])
 
     def forget(self, handle: Handle) -> None:
-        """Drop a cache the student's side keeps for us."""
+        """Drop a cache the student's side keeps for us (a cache the pass may still serve is
+        dropped when its case is over)."""
+        if self._memory is not None and handle in self._memory.kept:
+            return
         self.submission.forget(handle)
+
+
+class _CallMemory:
+    """The calls made on one case of a pass, by what identifies them (see `Context.try_call`)."""
+
+    def __init__(self):
+        self.calls: dict[bytes, CallOutcome] = {}
+        #: The calls the property now running made (or was served) on this case.
+        self.made: set[bytes] = set()
+        #: Calls served to the property now running on a cache, by handle, not yet made for real.
+        self.pending: dict[int, list] = {}
+        #: Caches kept by the case's calls (dropped when the case is over), the ones a call was
+        #: made on, and the call that made each (a fresh cache is known by the call that made it).
+        self.kept: set[Handle] = set()
+        self.used: set[int] = set()
+        self.origin: dict[int, bytes] = {}
+
+    def fresh(self, value: Any) -> bool:
+        """Whether every cache in `value` is still as the call that made it left it."""
+        return all(h.id not in self.used for h in _handles_in(value, {}))
+
+    def key(self, ctx: Context, function: str, args: tuple, kwargs: dict, keep: tuple[int, ...],
+            via: str | None) -> bytes | None:
+        """What identifies a call that may be remembered, or None where it may not: a cache
+        argument is identified by the call that made it, while it is fresh."""
+        def named(value: Any) -> Any:
+            if isinstance(value, Handle):
+                if value.id in self.used or value.id not in self.origin:
+                    raise Unkeyable("a cache that was used")
+                return ("a fresh cache from", self.origin[value.id])
+            if isinstance(value, (list, tuple)):
+                return type(value)(named(v) for v in value)
+            if isinstance(value, dict):
+                return {k: named(v) for k, v in value.items()}
+            return value
+
+        try:
+            return fingerprint((function, ctx.module_of(function), via, keep, named(list(args)), named(kwargs)))
+        except Unkeyable:  # a cache in an unknown state, or an object of the student's
+            return None
+
+
+def _handles_in(args: Any, kwargs: dict) -> list[Handle]:
+    found: list[Handle] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Handle):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+
+    walk(args)
+    walk(kwargs)
+    return found
 
 
 def _traceback_lines(error: StudentError) -> list[str]:

@@ -103,17 +103,25 @@ def _check_properties(ctx: Context, exercise: Exercise, profile: GradingProfile,
                       result: ExerciseResult) -> str:
     """Check each property in turn into `result`; returns the name of a student function found to
     raise NotImplementedError (a stub), or ''. A property whose function does not run leaves the
-    rest unchecked."""
+    rest unchecked.
+
+    Properties are judged together (`one_pass`): each case is drawn once and every property that
+    draws from the same strategy is checked on it; a property's own hypothesis search runs only
+    where the pass found it failing, to find the smallest failing input (or with `only`, to
+    replay one property exactly)."""
+    properties = [p for p in exercise.properties if only is None or p.name == only]
+    found = one_pass(ctx, properties, profile) if only is None else {}
     blocked, stub = None, ""
-    for prop in exercise.properties:
-        if only is not None and prop.name != only:
-            continue
+    for prop in properties:
         if blocked is not None:
             result.properties.append(PropertyResult(prop.name, False, f"not checked: {blocked}", prop.weight,
                                                     prop.essential, checked=False))
             continue
         try:
-            verdict = check_property(ctx, prop, profile, replay)
+            if prop.name in found and found[prop.name] is None:
+                verdict = PropertyResult(prop.name, True, "", prop.weight, prop.essential)
+            else:
+                verdict = check_property(ctx, prop, profile, replay, found.get(prop.name))
         except Exception as e:  # noqa: BLE001 - one property's trouble never costs the exercise its verdict
             verdict = PropertyResult(prop.name, False, _checker_trouble(e, profile), prop.weight, prop.essential)
         result.properties.append(verdict)
@@ -127,6 +135,76 @@ def _check_properties(ctx: Context, exercise: Exercise, profile: GradingProfile,
             elif verdict.message.startswith(BACKWARD_NOT_CHECKED):
                 blocked = verdict.message.splitlines()[0].removeprefix(BACKWARD_NOT_CHECKED + ": ")
     return stub
+
+
+#: The property whose failure leaves the others of its exercise unchecked.
+RUNS = "runs_on_valid_inputs"
+
+
+def one_pass(ctx: Context, properties: list[Property], profile: GradingProfile) -> dict[str, Case | None]:
+    """Judge the properties that draw from the same strategy on the same cases: each case is
+    drawn once (as many as the most demanding of them asks for; each property is judged on its
+    own count, the profile's or fewer) and every property is checked on it in declaration
+    order, with the student's calls that one property made served to the next (see
+    `Context.try_call`). Returns, by property, None where it held on every case, or the first
+    case it failed on; a property left out (skipped) is not in it.
+
+    The pass only tells which properties fail: the message of a failure comes from the
+    property's own search (see `check_property`), so it is the same as when the property is
+    replayed alone. Once the function does not run, nothing else is judged."""
+    groups: dict[int, list[Property]] = {}
+    for prop in properties:
+        if prop.skip_if is not None and prop.skip_if(ctx):
+            continue
+        strategy = prop.cases if prop.cases is not None else ctx.exercise.cases
+        groups.setdefault(id(strategy), []).append(prop)
+    found: dict[str, Case | None] = {}
+    for group in groups.values():
+        if found.get(RUNS) is not None:
+            break
+        found.update(_pass_over(ctx, group, profile))
+    return found
+
+
+def _examples(prop: Property, profile: GradingProfile) -> int:
+    return min(profile.max_examples, prop.max_examples or profile.max_examples)
+
+
+def _pass_over(ctx: Context, group: list[Property], profile: GradingProfile) -> dict[str, Case | None]:
+    """One pass of hypothesis over the group's strategy, judging every property of the group on
+    each case; nothing is shrunk and nothing raises (see `one_pass`)."""
+    strategy = group[0].cases if group[0].cases is not None else ctx.exercise.cases
+    failed: dict[str, Case] = {}
+    drawn = [0]
+
+    @seed(profile.seed_for(ctx.exercise.name, "one pass: " + group[0].name))
+    @settings(max_examples=max(_examples(p, profile) for p in group), database=None, deadline=None,
+              derandomize=False, suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
+              phases=(Phase.explicit, Phase.generate), print_blob=False)
+    @given(strategy)
+    def judge_all(case: Case) -> None:
+        if RUNS in failed:
+            return
+        drawn[0] += 1
+        ctx.on_case()
+        try:
+            for prop in group:
+                if prop.name in failed or drawn[0] > _examples(prop, profile):
+                    continue
+                ctx.for_property()
+                try:
+                    prop.check(ctx, case)
+                except HypothesisException:
+                    raise
+                except Exception:  # noqa: BLE001 - a failure of any kind; its search tells which
+                    failed[prop.name] = case
+                    if prop.name == RUNS:
+                        return
+        finally:
+            ctx.off_case()
+
+    judge_all()
+    return {p.name: failed.get(p.name) for p in group}
 
 
 def locate(exercise: Exercise, submission: Submission) -> tuple[dict[str, str], StudentError | None, str]:
@@ -201,8 +279,12 @@ def _checker_trouble(e: Exception, profile: GradingProfile) -> str:
             f"failure of the property: if your code looks right to you, please report it")
 
 
-def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay: str = "") -> PropertyResult:
-    """Search for a counterexample to one property; shrink it; describe it."""
+def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay: str = "",
+                   failing: Case | None = None) -> PropertyResult:
+    """Search for a counterexample to one property; shrink it; describe it. failing: a case the
+    property failed on in its exercise's pass: where the property's own search finds no failure,
+    the property is judged on that case (a failure is never lost for being rare), and where it
+    holds there too, the failure did not come back: it is told as nondeterminism."""
     strategy = prop.cases if prop.cases is not None else ctx.exercise.cases
     reason = prop.skip_if(ctx) if prop.skip_if is not None else None
     if reason:
@@ -210,6 +292,13 @@ def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay
                               skipped=True)
     examples = min(profile.max_examples, prop.max_examples or profile.max_examples)
     phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if prop.shrink else ())
+
+    def search_on(case: Case) -> None:
+        """The property on the case its exercise's pass saw it fail on, as the search judges
+        it. Where it holds there now, the failure did not come back: nondeterminism, as when
+        hypothesis replays a failure that does not fail again."""
+        search.hypothesis.inner_test(case)
+        raise Flaky("the property failed on a case in its exercise's pass, and held on that case alone")
 
     @seed(profile.seed_for(ctx.exercise.name, prop.name))
     @settings(max_examples=examples, database=None, deadline=None, derandomize=False,
@@ -233,6 +322,8 @@ def check_property(ctx: Context, prop: Property, profile: GradingProfile, replay
     result = PropertyResult(prop.name, True, "", prop.weight, prop.essential)
     try:
         search()
+        if failing is not None:
+            search_on(failing)
     except PropertyFailure as failure:
         result.passed = False
         result.hints = list(dict.fromkeys(failure.hints))

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from dlgrade.grader.boundary import confine, intake, wire
-from dlgrade.grader.boundary.submission import (DEFAULT_CALL_TIMEOUT, CallOutcome, Handle, StudentError, Submission,
+from dlgrade.grader.boundary.submission import (DEFAULT_CALL_TIMEOUT, BatchCall, CallOutcome, Handle, StudentError, Submission,
                                                 blame_the_machine, forbidden_imports, raw_allowance, run_delay)
 from dlgrade.grader.boundary.worker_tree import (Cgroup, Watchdog, WorkerTree, folder_bytes, kill_uid,
                                                  remove_stale_cgroups, unlinked_file_bytes)
@@ -513,18 +513,51 @@ class SandboxedSubmission(Submission):
         return _student_error(answer.get("error"))
 
     def call(self, assignment, module, function, args, kwargs=None, keep=(), timeout=None, via=None) -> CallOutcome:
+        return self.call_batch([BatchCall(assignment, module, function, tuple(args), dict(kwargs or {}), tuple(keep),
+                                          via)], timeout)[0]
+
+    def call_batch(self, calls: list[BatchCall], timeout: float | None = None) -> list[CallOutcome]:
+        """The calls in one message to the worker of their assignment, answered one by one;
+        the exercise's budget holds for them together and is looked at after each (see
+        `_Worker.exchange`). A call given the cache of an earlier call that failed is not made."""
+        if not calls:
+            return []
+        assignment = calls[0].assignment
+        if any(c.assignment != assignment for c in calls):  # one worker at a time: one batch per assignment
+            return [outcome for c in calls for outcome in self.call_batch([c], timeout)]
+        if len(calls) > 1 and (len(calls) > MAX_BATCH or _array_bytes([(c.args, c.kwargs) for c in calls])
+                               > wire.MAX_ARRAY_BYTES // 2):
+            return Submission.call_batch(self, calls)  # one message each: no request near the wire's bounds
         worker = self._worker(assignment)
-        lost = [a for a in [*args, *(kwargs or {}).values()] if isinstance(a, Handle) and a.id not in worker.live]
-        if lost:
-            return CallOutcome(error=StudentError("crash", "its cache was lost when an earlier call crashed the worker"))
+        requests, names, ready = [], [], []
+        for index, c in enumerate(calls):
+            values = [*c.args, *c.kwargs.values()]
+            lost = [a for a in _handles(values) if a.id >= 0 and a.id not in worker.live]
+            unmade = [a for a in _handles(values) if a.id < 0 and -1 - a.id >= index]
+            if lost or unmade:
+                why = "its cache was lost when an earlier call crashed the worker" if lost else \
+                    "it names the cache of a call that does not come before it"
+                ready.append(CallOutcome(error=StudentError("crash", why)))
+                continue
+            ready.append(None)
+            requests.append({"assignment": c.assignment, "module": c.module, "function": c.function,
+                             "args": list(c.args), "kwargs": dict(c.kwargs), "keep": list(c.keep),
+                             "index": index, **({"via": c.via} if c.via else {})})
+            names.append(c.function)
         cpu, wall = self.time_left(timeout), self.wall_left(timeout)
         if cpu <= 0 or wall <= 0:
-            return CallOutcome(error=self.budget_spent())
+            return [r or CallOutcome(error=self.budget_spent()) for r in ready]
         before = self.student_seconds()
-        answer = worker.ask({"op": "call", "assignment": assignment, "module": module, "function": function,
-                             "args": list(args), "kwargs": dict(kwargs or {}), "keep": list(keep),
-                             **({"via": via} if via else {})}, cpu, wall, function)
-        seconds = self.student_seconds() - before
+        if requests:
+            request = {"op": "call", **requests[0]} if len(requests) == 1 else {"op": "batch", "calls": requests}
+            answers = iter(worker.exchange(request, names, cpu, wall))
+        seconds = (self.student_seconds() - before) / max(len(requests), 1)
+        outcomes = [r if r is not None else self._outcome(next(answers), c.function, seconds, worker)
+                    for r, c in zip(ready, calls)]
+        return outcomes
+
+    def _outcome(self, answer: dict | StudentError, function: str, seconds: float, worker: "_Worker") -> CallOutcome:
+        """A call's outcome from the worker's answer (untrusted data: every part is checked)."""
         if isinstance(answer, StudentError):
             return CallOutcome(error=answer, seconds=seconds)
         try:
@@ -812,12 +845,22 @@ class _Worker:
         processes were ready to run without a CPU), and `raw_allowance(wait_limit)` seconds of
         wall-clock time in any case; every way it can go wrong (the worker dies, overruns, is
         stopped by a limit, or answers nonsense) is a StudentError."""
+        return self.exchange(request, [function], cpu_limit, wait_limit)[0]
+
+    def exchange(self, request: dict, functions: list[str], cpu_limit: float,
+                 wait_limit: float) -> list[dict | StudentError]:
+        """`ask` for a request with one answer per name in `functions` (a batch of calls): the
+        limits hold for the whole exchange, and are looked at again at the end of every answer,
+        so what a call leaves behind is that call's verdict. Where the worker is stopped or
+        dies, the call it was on gets that verdict and the calls after it are not made."""
         if self.proc is None:
             self.start()
         if not self.ready:
             failure, self._start_failure = self._start_failure or self._await_ready(), None
             if failure is not None:
-                return failure
+                return [failure] * len(functions)
+        answers: list[dict | StudentError] = []
+        function = functions[0]
         owner = self.owner
         tree = self.tree
         cpu_start, wall_start, stalled_start = owner.student_seconds(), time.monotonic(), tree.stalled_seconds()
@@ -847,41 +890,57 @@ class _Worker:
 
         try:
             self._send({**request, "timeout": cpu_limit}, raw_end, overrun)
-            answer = self._receive(raw_end + 1.0, overrun)
-            # The limits hold at the end of every call, not only at the watchdog's next look: what
-            # a call leaves behind is that call's verdict, never the next exercise's.
-            self.watchdog.check()
-            if self.watchdog.reason:
-                raise _Stopped(self.watchdog.reason)
-            return answer
+            for function in functions:
+                answer = self._receive(raw_end + 1.0, overrun)
+                # The limits hold at the end of every call, not only at the watchdog's next look:
+                # what a call leaves behind is that call's verdict, never the next exercise's.
+                self.watchdog.check()
+                if self.watchdog.reason:
+                    raise _Stopped(self.watchdog.reason)
+                answers.append(answer)
+            return answers
         except _Stopped as stopped:
-            cpu, (wait, stalled) = owner.student_seconds() - cpu_start, waited()
-            wall = time.monotonic() - wall_start
-            self.stop()
-            if stopped.why == "cpu":
-                return owner.timed_out(f"{function} did not return within its time budget ({owner.budget_words(cpu)}; "
-                                       f"the worker was stopped)")
-            if stopped.why == "wait":
-                return owner.timed_out(f"{function} did not return: {owner.wait_words(wait, cpu)} (the worker was "
-                                       f"stopped)")
-            if stopped.why == "wall":
-                if blame_the_machine(cpu, cpu_limit, wall, stalled if tree.tells_stalls() else None):
-                    owner.load_blamed = True
-                overall = owner.raw_left() is not None and owner.raw_left() <= wall
-                return owner.timed_out(f"{function} did not return within {wall:.3g} s of wall-clock time, getting "
-                                       f"{cpu:.2g} s of CPU time (the worker was stopped"
-                                       + ("; that was the rest of the submission's overall time)" if overall else ")"))
-            return StudentError("crash", f"{function} was stopped: {stopped.why}")
+            return answers + self._not_made(functions[len(answers) + 1:], self._stopped(
+                stopped, function, owner, tree, cpu_start, waited, wall_start, cpu_limit))
         except (EOFError, OSError, wire.WireError, TimeoutError) as e:
             reason = self.watchdog.reason if self.watchdog else ""
             status = self.stop(wait_first=isinstance(e, EOFError))
             if reason:
-                return StudentError("crash", f"{function} was stopped: {reason}")
-            return StudentError("crash", f"{function} crashed the worker process{_describe_exit(status)}",
-                                detail="" if isinstance(e, EOFError) else f"({e})")
+                failure = StudentError("crash", f"{function} was stopped: {reason}")
+            else:
+                failure = StudentError("crash", f"{function} crashed the worker process{_describe_exit(status)}",
+                                       detail="" if isinstance(e, EOFError) else f"({e})")
+            return answers + self._not_made(functions[len(answers) + 1:], failure)
         finally:
             owner._waited += waited()[0]
             owner._raw_waited += time.monotonic() - wall_start
+
+    @staticmethod
+    def _not_made(after: list[str], failure: StudentError) -> list[StudentError]:
+        """The failure of the call the worker was on, then the calls of its batch left unmade."""
+        return [failure] + [StudentError("crash", f"{name} was not called: an earlier call of the same batch "
+                                                  f"stopped the worker") for name in after]
+
+    def _stopped(self, stopped: "_Stopped", function: str, owner: SandboxedSubmission, tree: Any, cpu_start: float,
+                 waited: Any, wall_start: float, cpu_limit: float) -> StudentError:
+        """The verdict of a call that the trusted side stopped (see `exchange`)."""
+        cpu, (wait, stalled) = owner.student_seconds() - cpu_start, waited()
+        wall = time.monotonic() - wall_start
+        self.stop()
+        if stopped.why == "cpu":
+            return owner.timed_out(f"{function} did not return within its time budget ({owner.budget_words(cpu)}; "
+                                   f"the worker was stopped)")
+        if stopped.why == "wait":
+            return owner.timed_out(f"{function} did not return: {owner.wait_words(wait, cpu)} (the worker was "
+                                   f"stopped)")
+        if stopped.why == "wall":
+            if blame_the_machine(cpu, cpu_limit, wall, stalled if tree.tells_stalls() else None):
+                owner.load_blamed = True
+            overall = owner.raw_left() is not None and owner.raw_left() <= wall
+            return owner.timed_out(f"{function} did not return within {wall:.3g} s of wall-clock time, getting "
+                                   f"{cpu:.2g} s of CPU time (the worker was stopped"
+                                   + ("; that was the rest of the submission's overall time)" if overall else ")"))
+        return StudentError("crash", f"{function} was stopped: {stopped.why}")
 
     def forget(self, handle: Handle) -> None:
         if handle.id in self.live and self.proc is not None:
@@ -941,6 +1000,20 @@ class _Reader:
 
     def __init__(self, readinto):
         self.readinto = readinto
+
+
+#: The most calls one message to the worker carries.
+MAX_BATCH = 64
+
+
+def _array_bytes(value: Any) -> int:
+    if hasattr(value, "nbytes") and not isinstance(value, (list, tuple, dict)):
+        return int(value.nbytes)
+    if isinstance(value, (tuple, list)):
+        return sum(_array_bytes(v) for v in value)
+    if isinstance(value, dict):
+        return sum(_array_bytes(v) for v in value.values())
+    return 0
 
 
 def _handles(value: Any):

@@ -105,6 +105,60 @@ class CallOutcome:
     global_random_used: bool = False
 
 
+@dataclass(frozen=True)
+class BatchCall:
+    """One call of `Submission.call_batch`."""
+
+    assignment: str
+    module: str
+    function: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    keep: tuple[int, ...] = ()
+    via: str | None = None
+
+
+def earlier(index: int) -> Handle:
+    """In a batch, the cache that call `index` of the same batch keeps (its first Handle)."""
+    return Handle(-1 - index)
+
+
+def _first_handle(value: Any) -> Handle | None:
+    if isinstance(value, Handle):
+        return value
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            found = _first_handle(v)
+            if found is not None:
+                return found
+    return None
+
+
+def resolve_earlier(call: BatchCall, outcomes: list[CallOutcome]) -> tuple[list, dict, CallOutcome | None]:
+    """The call's arguments with each `earlier(i)` replaced by the cache call i kept; where that
+    call failed or kept none, the outcome that says so (the call is not made)."""
+    problem: list[CallOutcome] = []
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, Handle) and value.id < 0:
+            index = -1 - value.id
+            made = outcomes[index] if index < len(outcomes) else None
+            handle = _first_handle(made.value) if made is not None and made.error is None else None
+            if handle is None:
+                problem.append(CallOutcome(error=StudentError(
+                    "crash", f"not called: call {index + 1} of its batch, which makes its cache, did not succeed")))
+                return value
+            return handle
+        if isinstance(value, (list, tuple)):
+            return type(value)(swap(v) for v in value)
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+
+    args, kwargs = [swap(a) for a in call.args], {k: swap(v) for k, v in call.kwargs.items()}
+    return args, kwargs, (problem[0] if problem else None)
+
+
 class UnsupportedValue(TypeError):
     """A value of a type that may not cross the boundary."""
 
@@ -163,6 +217,19 @@ class Submission(ABC):
         Numpy floating-point errors (overflow, invalid, divide by zero) are reported in
         `CallOutcome.warnings` even where the student's module silenced them.
         """
+
+    def call_batch(self, calls: list["BatchCall"]) -> list[CallOutcome]:
+        """Several calls in one go, in order: a sandboxed worker gets them in one message and
+        answers each (see `SandboxedSubmission.call_batch`). A call's arguments may name the
+        cache that an earlier call of the batch keeps (`earlier(i)`). Every limit holds per
+        call, as for `call`; a call that crashes the worker gets that verdict, and the calls
+        after it are not made."""
+        outcomes: list[CallOutcome] = []
+        for call in calls:
+            args, kwargs, lost = resolve_earlier(call, outcomes)
+            outcomes.append(lost or self.call(call.assignment, call.module, call.function, args, kwargs,
+                                              keep=call.keep, via=call.via))
+        return outcomes
 
     @abstractmethod
     def forget(self, handle: Handle) -> None:

@@ -11,7 +11,9 @@ itself as told (grader.boundary.confine: a private network, Landlock, an unprivi
 answers {"ready", "uid", "network", "landlock", "seccomp"}, saying what it put in place.
 
 Requests: {"op": "status", assignment, module, function, timeout}, {"op": "call", assignment,
-module, function, args, kwargs, keep, timeout}, {"op": "forget", handle}. A timeout is seconds of
+module, function, args, kwargs, keep, timeout}, {"op": "batch", calls: [call, ...], timeout} (one
+answer per call, in order; a call's "index" is its place in the batch, and a Handle with the
+negative id -1-i stands for the cache call i keeps), {"op": "forget", handle}. A timeout is seconds of
 CPU time: the worker stops its own call past it (keeping its caches), and the trusted side stops
 the whole worker a little later, counting the CPU time of every process the worker started.
 """
@@ -85,7 +87,8 @@ def serve(requests_fd: int, answers_fd: int) -> None:
     import numpy  # noqa: F401
 
     from dlgrade.grader.boundary import wire
-    from dlgrade.grader.boundary.submission import CallOutcome, Handle, InProcessSubmission, StudentError
+    from dlgrade.grader.boundary.submission import (CallOutcome, Handle, InProcessSubmission, StudentError,
+                                                    resolve_earlier)
 
     requests = os.fdopen(requests_fd, "rb")
     answers = os.fdopen(answers_fd, "wb")
@@ -125,24 +128,41 @@ def serve(requests_fd: int, answers_fd: int) -> None:
             if os.getpid() != me:
                 os._exit(0)
             wire.send(answers, {"error": _error(error)})
-        elif op == "call":
-            try:
-                outcome = submission.call(request["assignment"], request["module"], request["function"],
-                                          list(request["args"]), dict(request["kwargs"]),
-                                          keep=tuple(request["keep"]), timeout=float(request["timeout"]),
-                                          **({"via": str(request["via"])} if request.get("via") else {}))
-            except KeyError as e:  # a handle this worker does not hold
-                outcome = CallOutcome(error=StudentError("crash", f"lost cache: {e}"))
-            if os.getpid() != me:
-                os._exit(0)
-            try:
-                wire.send(answers, _outcome(outcome))
-            except wire.WireError as e:
-                wire.send(answers, {"error": {"kind": "bad_return", "message": f"returned a value that cannot cross: {e}"}})
+        elif op in ("call", "batch"):
+            # A batch is several calls, answered one by one as they finish; each may name the
+            # cache an earlier call of the batch kept (`earlier(i)`), and gets what is left of
+            # the batch's CPU time.
+            calls = [request] if op == "call" else list(request["calls"])
+            budget, start, made = float(request["timeout"]), submission.student_seconds(), {}
+            for call in calls:
+                args, kwargs, lost = resolve_earlier(_batch_call(call), [made.get(i, CallOutcome(error=StudentError(
+                    "crash", "not made"))) for i in range(int(call.get("index", 0)))])
+                try:
+                    outcome = lost or submission.call(
+                        call["assignment"], call["module"], call["function"], args, kwargs, keep=tuple(call["keep"]),
+                        timeout=max(budget - (submission.student_seconds() - start), 0.0),
+                        **({"via": str(call["via"])} if call.get("via") else {}))
+                except KeyError as e:  # a handle this worker does not hold
+                    outcome = CallOutcome(error=StudentError("crash", f"lost cache: {e}"))
+                if os.getpid() != me:
+                    os._exit(0)
+                made[int(call.get("index", 0))] = outcome
+                try:
+                    wire.send(answers, _outcome(outcome))
+                except wire.WireError as e:
+                    wire.send(answers, {"error": {"kind": "bad_return",
+                                                  "message": f"returned a value that cannot cross: {e}"}})
         elif op == "forget":
             submission.forget(Handle(int(request["handle"])))
         else:
             return
+
+
+def _batch_call(request: dict):
+    from dlgrade.grader.boundary.submission import BatchCall
+
+    return BatchCall(request["assignment"], request["module"], request["function"], tuple(request["args"]),
+                     dict(request["kwargs"]), tuple(request["keep"]), request.get("via"))
 
 
 def _error(error) -> dict | None:

@@ -78,7 +78,10 @@ def error_result(message: str, max_score: float = 0.0, seconds: float = 0.0) -> 
 
 class _LocalEngine:
     """A process pool of `jobs` workers, forked from a forkserver that has imported the checker
-    (and torch) once. A worker that dies breaks the whole pool, so the engine can start afresh."""
+    (and torch) once. A worker that dies breaks the whole pool, so the engine can start afresh.
+    A worker grades many submissions in turn: at the grading profile they are all checked on the
+    same cases, so the reference's evaluations it keeps (`checkers.memo.references`, in this
+    trusted process only) are computed once per case for the whole batch."""
 
     def __init__(self, jobs: int, task: tuple):
         self.jobs, self.task = jobs, task

@@ -76,6 +76,23 @@ def _activate_course(ctx: click.Context, param: click.Parameter, value: Path | N
         ctx.meta["dlgrade.course"] = load_course(value).activate()
     except CourseError as e:
         raise click.BadParameter(str(e), ctx=ctx, param=param)
+    ctx.meta["dlgrade.course_named"] = value is not None
+
+
+def _refuse_course_in(folder: Path, graded: str, named_too: bool) -> None:
+    """Refuse to grade with a course folder that lies in `folder`, what is being graded: a
+    course's checks run in this process, unconfined, so a course.toml is never taken from a
+    submission. named_too: refuse it even when --course named it (else only when it was found
+    in the current folder)."""
+    course, ctx = current_course(), click.get_current_context()
+    if course.bundled or (ctx.meta.get("dlgrade.course_named") and not named_too):
+        return
+    folder = folder.resolve()
+    if course.root == folder or course.root.is_relative_to(folder):
+        how = "--course names" if ctx.meta.get("dlgrade.course_named") else "the current folder holds"
+        raise click.UsageError(f"{how} a course folder ({course.root}) inside {graded}: a course's checks run "
+                               "unconfined, so a course is never taken from what is graded. Give the course "
+                               "folder with --course DIR, from outside the submissions.")
 
 
 def with_course(command):
@@ -176,8 +193,10 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     from dlgrade.grader.boundary.intake import Refused
     from dlgrade.grader.outputs.report import print_results, write_json
 
-    seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     path = path or _default_path()
+    if profile_name == "grading":  # the course of a grading run is the instructor's, named
+        _refuse_course_in(path if path.is_dir() else path.parent, f"the folder checked ({path})", named_too=False)
+    seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     shown_path = path
     if path.is_file():
         if path.suffix != ".ipynb":
@@ -338,6 +357,7 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
         raise click.UsageError("--scheduler needs --engine dask")
     if engine == "dask" and importlib.util.find_spec("distributed") is None:
         raise click.ClickException('--engine dask needs Dask distributed: pip install "dlgrade[grading]"')
+    _refuse_course_in(submissions_dir, f"the submissions ({submissions_dir})", named_too=True)
     try:
         select(list(assignments))
     except KeyError as e:

@@ -267,3 +267,20 @@ def test_a_course_kept_inside_the_python_installation_is_out_of_the_worker_s_rea
         assert all(not text.startswith(('"""', "import", "from")) for text in outcome.value), outcome.value
     finally:
         shutil.rmtree(inside, ignore_errors=True)
+
+
+def test_a_course_folder_inside_what_is_graded_is_never_used(tmp_path, monkeypatch):
+    """A submission that ships a course.toml and checks/ (code that would run unconfined in the
+    grader) is refused, and its checks never run."""
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    student = init(tmp_path / "mallory").rename(submissions / "mallory")
+    marker = tmp_path / "owned"
+    (student / "checks" / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.chdir(student)  # a grader started in the student's folder
+    checked = CliRunner().invoke(main, ["check", "relu_forward", "--profile", "grading", "--no-sandbox"])
+    assert checked.exit_code == 2 and "never taken from what is graded" in checked.output
+    graded = CliRunner().invoke(main, ["grade", str(submissions), "--public-seed", "--no-sandbox", "--db",
+                                       str(tmp_path / "book.sqlite"), "--course", str(student)])
+    assert graded.exit_code == 2 and "never taken from what is graded" in graded.output
+    assert not marker.exists()

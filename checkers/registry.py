@@ -1,8 +1,10 @@
 """Every declared exercise, with its points from the assignment's manifest.
 
-Declarations live in `checkers/specs/<assignment>.py` (a list `EXERCISES`); points live in
-`assignments/<assignment>/manifest.toml`, which the instructor edits. The manifest is read from
-the trusted course source, never from a student's folder.
+Declarations live in `checkers/specs/<assignment>.py` (a list `EXERCISES`), and, for the
+exercises an instructor adds, in the course folder's `checks/specs/<assignment>.py`; points live
+in the course's `<assignment>/manifest.toml`, which the instructor edits. Which course is read is
+`dlgrade.assignments.active_source()` (the bundled curriculum unless a course folder is in use).
+The manifest is read from the trusted course source, never from a student's folder.
 
 A manifest may also reweigh properties within their exercises' points:
 
@@ -18,44 +20,105 @@ as float32 is advice by default).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
-import pkgutil
+import importlib.util
+import sys
 import tomllib
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
-from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import CourseSource, active_source
 from dlgrade.checkers import specs
 from dlgrade.checkers.exercise import Exercise
 
 
-def read_manifest(assignment: str, root: Path = ASSIGNMENTS_DIR) -> dict:
-    """The manifest of one assignment: title, and points per exercise."""
+def read_manifest(assignment: str, root: Path | None = None) -> dict:
+    """The manifest of one assignment: title, and points per exercise (default root: the
+    active course's assignments, see dlgrade.assignments.active_source)."""
+    root = Path(active_source().assignments_dir) if root is None else Path(root)
     with open(root / assignment / "manifest.toml", "rb") as f:
         return tomllib.load(f)
 
 
-@cache
 def all_exercises() -> tuple[Exercise, ...]:
-    """Every exercise of every assignment, in declaration order, with points filled in."""
-    found = []
-    for info in sorted(pkgutil.iter_modules(specs.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{specs.__name__}.{info.name}")
-        manifest = read_manifest(info.name)
+    """Every exercise of every assignment of the active course, in declaration order, with
+    points filled in from the course's manifests."""
+    return course_exercises(active_source())
+
+
+@cache
+def course_exercises(source: CourseSource) -> tuple[Exercise, ...]:
+    """Every exercise of the course `source`: for each of its assignments, the bundled
+    declarations (`checkers/specs/<assignment>`, where the kit has them) then the instructor's
+    (`<checks_dir>/specs/<assignment>.py`), each a copy with the points and weights of the
+    course's manifest. Raises ValueError for a declaration without points, points without a
+    declaration, or a name declared twice."""
+    found, seen = [], {}
+    for assignment in source.names():
+        declared = [e for module in _spec_modules(source, assignment) for e in module.EXERCISES]
+        manifest = read_manifest(assignment, source.assignments_dir)
         points = manifest.get("points", {})
-        for exercise in module.EXERCISES:
+        where = f"{assignment}/manifest.toml"
+        for exercise in declared:
+            if exercise.name in seen:
+                raise ValueError(f"{exercise.name} is declared twice (in {seen[exercise.name]} and {assignment})")
+            if exercise.assignment != assignment:
+                raise ValueError(f"{exercise.name} is declared for {assignment} but says it is of {exercise.assignment}")
             if exercise.name not in points:
-                raise ValueError(f"{exercise.name} is declared but has no points in {info.name}/manifest.toml")
-            exercise.points = float(points[exercise.name])
-            _reweigh(exercise, manifest.get("weights", {}), info.name)
+                raise ValueError(f"{exercise.name} is declared but has no points in {where}")
+            seen[exercise.name] = assignment
+            # A copy: the declarations are module-level objects, shared by every course of the process.
+            exercise = replace(exercise, properties=list(exercise.properties), points=float(points[exercise.name]))
+            _reweigh(exercise, manifest.get("weights", {}), assignment)
             found.append(exercise)
+        undeclared = sorted(set(points) - {e.name for e in declared})
+        if undeclared:
+            raise ValueError(f"{where} gives points to {', '.join(undeclared)}, which no declaration of "
+                             f"{assignment} has (a spec module's EXERCISES)")
         general = {k for k, v in manifest.get("weights", {}).items() if not isinstance(v, dict)}
-        known = {p.name for e in module.EXERCISES for p in e.properties} | {e.name for e in module.EXERCISES}
+        known = {p.name for e in declared for p in e.properties} | {e.name for e in declared}
         if general - known:
-            raise ValueError(f"{info.name}/manifest.toml weighs {', '.join(sorted(general - known))}: "
+            raise ValueError(f"{where} weighs {', '.join(sorted(general - known))}: "
                              "no exercise of the assignment has such a property")
     return tuple(found)
+
+
+def _spec_modules(source: CourseSource, assignment: str) -> list[ModuleType]:
+    """The declaration modules of `assignment`: the kit's, then the course's own."""
+    modules = []
+    bundled = f"{specs.__name__}.{assignment}"
+    if importlib.util.find_spec(bundled) is not None:
+        modules.append(importlib.import_module(bundled))
+    if source.checks_dir is not None and (Path(source.checks_dir) / "specs" / f"{assignment}.py").is_file():
+        modules.append(importlib.import_module(f"{course_checks(Path(source.checks_dir)).__name__}.specs.{assignment}"))
+    if not modules:
+        raise ValueError(f"{assignment} has a manifest but no declarations: add specs/{assignment}.py "
+                         "to the course's checks")
+    return modules
+
+
+def course_checks(checks_dir: Path) -> ModuleType:
+    """The instructor's checks folder imported as a package (trusted code: the course's, never a
+    submission's), under a name of its own per folder so that its modules import each other
+    relatively (`from ..reference import activations`) and two courses never share a module."""
+    checks_dir = checks_dir.resolve()
+    name = "dlgrade_course_checks_" + hashlib.sha256(str(checks_dir).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        init = checks_dir / "__init__.py"
+        if not init.is_file():
+            raise ValueError(f"{checks_dir} is not a package (it has no __init__.py)")
+        spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(checks_dir)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    return sys.modules[name]
 
 
 def _reweigh(exercise: Exercise, weights: dict, assignment: str) -> None:

@@ -1,17 +1,17 @@
-"""The `dlgrade` command line: release, check, list, demo."""
+"""The `dlgrade` command line: course init, release, check, list, grade, export, report, demo."""
 
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
 
+from dlgrade.grader.grading.course import Course, CourseError, load_course
 from dlgrade.grader.grading.session import run_checks
-from dlgrade.grader.release import ReleaseError, available, release
+from dlgrade.grader.release import ReleaseError, init_course, release, release_checks
 
 
 def _console() -> Console:
@@ -37,18 +37,18 @@ def _take_environment_seed() -> None:
 def read_seed_file(path: Path) -> int:
     """The seed in `path` (a file, or /dev/fd/N). A file that others can read is refused: the
     seed is what keeps the hidden examples hidden."""
-    info = os.stat(path)
-    if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
-        raise click.UsageError(f"--seed-file {path}: readable by others (chmod 600 it)")
-    text = path.read_text().strip()
-    if not text.isdigit():
-        raise click.UsageError(f"--seed-file {path}: expected one non-negative integer")
-    return int(text)
+    from dlgrade.grader.grading.course import read_seed_file as read
+
+    try:
+        return read(path)
+    except CourseError as e:
+        raise click.UsageError(f"--seed-file {e}")
 
 
 def course_seed(seed: int | None, seed_file: Path | None, secret: bool) -> int | None:
-    """The seed of the run: --seed-file, else --seed, else DLGRADE_COURSE_SEED (None: the
-    profile's). secret: the seed is the course's (grading), so say when it is not kept secret."""
+    """The seed of the run: --seed-file, else --seed, else DLGRADE_COURSE_SEED, else the seed
+    file the course's course.toml names (None: the profile's). secret: the seed is the course's
+    (grading), so say when it is not kept secret."""
     from dlgrade.checkers.profiles import DEFAULT_COURSE_SEED
 
     if seed_file is not None:
@@ -58,10 +58,11 @@ def course_seed(seed: int | None, seed_file: Path | None, secret: bool) -> int |
     elif seed is not None and secret:
         _warn("--seed is visible to every process on this machine (/proc/PID/cmdline); keep the course seed "
               "in a file only you can read (--seed-file FILE) or in DLGRADE_COURSE_SEED")
-    elif seed is None and _environment_seed is not None:
-        if not _environment_seed.strip().isdigit():
-            raise click.UsageError("DLGRADE_COURSE_SEED: expected one non-negative integer")
-        seed = int(_environment_seed)
+    elif seed is None:
+        try:
+            seed = current_course().seed(_environment_seed)
+        except CourseError as e:
+            raise click.UsageError(str(e))
     if secret and seed in (None, DEFAULT_COURSE_SEED):
         _warn(f"grading with the public default seed ({DEFAULT_COURSE_SEED}, printed in dlgrade's source): anyone "
               "can compute the hidden examples; give the course's own with --seed-file or DLGRADE_COURSE_SEED")
@@ -72,24 +73,91 @@ def _warn(text: str) -> None:
     click.secho(f"dlgrade: warning: {text}", err=True, fg="yellow")
 
 
+def _activate_course(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    try:
+        ctx.meta["dlgrade.course"] = load_course(value).activate()
+    except CourseError as e:
+        raise click.BadParameter(str(e), ctx=ctx, param=param)
+    ctx.meta["dlgrade.course_named"] = value is not None
+
+
+def _refuse_course_in(folder: Path, graded: str, named_too: bool) -> None:
+    """Refuse to grade with a course folder that lies in `folder`, what is being graded: a
+    course's checks run in this process, unconfined, so a course.toml is never taken from a
+    submission. named_too: refuse it even when --course named it (else only when it was found
+    in the current folder)."""
+    course, ctx = current_course(), click.get_current_context()
+    if course.bundled or (ctx.meta.get("dlgrade.course_named") and not named_too):
+        return
+    folder = folder.resolve()
+    if course.root == folder or course.root.is_relative_to(folder):
+        how = "--course names" if ctx.meta.get("dlgrade.course_named") else "the current folder holds"
+        raise click.UsageError(f"{how} a course folder ({course.root}) inside {graded}: a course's checks run "
+                               "unconfined, so a course is never taken from what is graded. Give the course "
+                               "folder with --course DIR, from outside the submissions.")
+
+
+def with_course(command):
+    """The option --course DIR, for every command that reads the course: the course folder
+    (default: the current folder when it holds a course.toml, else the bundled curriculum) is
+    made the one the checker reads before the command runs (see grader.grading.course)."""
+    return click.option("--course", type=click.Path(exists=True, path_type=Path), default=None, is_eager=True,
+                        expose_value=False, callback=_activate_course,
+                        help="The course folder (with a course.toml). Default: the current folder when it holds "
+                             "one, else dlgrade's bundled curriculum.")(command)
+
+
+def current_course() -> Course:
+    """The course of the running command (as --course chose it)."""
+    ctx = click.get_current_context(silent=True)
+    course = ctx.find_root().meta.get("dlgrade.course") if ctx is not None else None
+    return course if course is not None else load_course(None)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """dlgrade: deep-learning exercises checked by properties against torch references."""
     _take_environment_seed()
 
 
+@main.group("course")
+def course_group() -> None:
+    """The instructor's course folder."""
+
+
+@course_group.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("assignment", nargs=-1)
+@click.option("--name", default=None, help="The course's name (default: the folder's).")
+def course_init_command(directory: Path, assignment: tuple[str, ...], name: str | None) -> None:
+    """Write DIRECTORY, a course folder for ASSIGNMENT (default: all) from the bundled
+    curriculum: course.toml, one folder per assignment (modules with their solutions fenced,
+    manifest) and checks/, where the course's own exercises are declared."""
+    try:
+        written = init_course(directory, list(assignment), name)
+    except ReleaseError as e:
+        raise click.UsageError(str(e))
+    course = load_course(directory)
+    click.echo(f"wrote the course {course.name!r} to {directory} ({len(written)} files): {', '.join(course.assignments)}")
+
+
 @main.command("release")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("assignment", nargs=-1)
+@with_course
 def release_command(out: Path, assignment: tuple[str, ...]) -> None:
-    """Write the student version of ASSIGNMENT (default: all) into OUT: stubs that raise
-    NotImplementedError, with full signatures and docstrings, and no solution text."""
-    names = list(assignment) or available()
-    unknown = [a for a in names if a not in available()]
+    """Write the student version of ASSIGNMENT (default: all of the course) into OUT: stubs that
+    raise NotImplementedError, with full signatures and docstrings, and no solution text. A
+    course folder's own checks (checks/) go with it, so that students can check its exercises."""
+    course = current_course()
+    names = list(assignment) or list(course.assignments)
+    unknown = [a for a in names if a not in course.assignments]
     if unknown:
-        raise click.UsageError(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(available())}")
+        raise click.UsageError(f"unknown assignment(s): {', '.join(unknown)}; known: {', '.join(course.assignments)}")
     try:
-        written = release(out, names)
+        written = release(out, names, course.assignments_dir)
+        if not course.bundled:
+            written += release_checks(out, course, names)
     except ReleaseError as e:
         raise click.ClickException(str(e))
     click.echo(f"released {', '.join(names)} to {out} ({len(written)} files)")
@@ -125,6 +193,7 @@ def release_command(out: Path, assignment: tuple[str, ...]) -> None:
 @click.option("--watch", is_flag=True,
               help="Keep checking: after the first run, re-check the exercises a saved module affects, on every save "
                    "(Ctrl-C ends it).")
+@with_course
 def check_command(names, path, profile_name, seed, seed_file, only, json_path, classroom_path, junit_path,
                   summary_path, reveal, no_sandbox, timeout, watch) -> None:
     """Check exercises or assignments NAMES (default: everything) of the code in --path.
@@ -133,8 +202,10 @@ def check_command(names, path, profile_name, seed, seed_file, only, json_path, c
     from dlgrade.grader.boundary.intake import Refused
     from dlgrade.grader.outputs.report import print_results, write_json
 
-    seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     path = path or _default_path()
+    if profile_name == "grading":  # the course of a grading run is the instructor's, named
+        _refuse_course_in(path if path.is_dir() else path.parent, f"the folder checked ({path})", named_too=False)
+    seed = course_seed(seed, seed_file, secret=profile_name == "grading")
     shown_path = path
     if watch:
         if path.is_file() or classroom_path or junit_path or summary_path:
@@ -255,6 +326,7 @@ def _notebook_submission(notebook: Path, names: list[str]) -> tuple[list[str], P
 
 
 @main.command("list")
+@with_course
 def list_command() -> None:
     """List every exercise with its assignment, module and points."""
     from rich.table import Table
@@ -292,6 +364,7 @@ def demo_command() -> None:
 @click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A CSV of students (columns: submission, and any of name, id, sis_user_id, sis_login_id, email, "
                    "section), recorded in the gradebook first.")
+@with_course
 def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | None, roster: Path | None) -> None:
     """Write the gradebook as a CSV, a Canvas gradebook import, Gradescope or PrairieLearn
     results.json, a GitHub Classroom runner result, JUnit XML, or Markdown feedback per student
@@ -393,6 +466,7 @@ def override_command(submission: str, exercise: str, points: float, reason: str,
 @click.option("--unconfined", is_flag=True,
               help="Grade even where neither bubblewrap nor Landlock can confine student code.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@with_course
 def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path, out, timeout, regrade, regrade_only,
                   roster, no_sandbox, seed, seed_file, public_seed, unconfined, no_progress) -> None:
     """Grade every submission in SUBMISSIONS_DIR into a gradebook, at the grading profile.
@@ -416,6 +490,7 @@ def grade_command(submissions_dir, assignments, jobs, engine, scheduler, db_path
         raise click.UsageError("give --regrade (everything) or --regrade-only NAME, not both")
     if engine == "dask" and importlib.util.find_spec("distributed") is None:
         raise click.ClickException('--engine dask needs Dask distributed: pip install "dlgrade[grading]"')
+    _refuse_course_in(submissions_dir, f"the submissions ({submissions_dir})", named_too=True)
     try:
         select(list(assignments))
     except KeyError as e:
@@ -493,6 +568,7 @@ def _print_batch_summary(summary: dict, console: Console) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default="gradebook.sqlite", show_default=True, help="The gradebook (as written by `dlgrade grade`).")
+@with_course
 def report_command(out: Path, db_path: Path) -> None:
     """Write OUT (HTML), the class report: score distribution, pass rate per exercise, the most
     common failing properties and hints, and grading time per submission, in one self-contained page."""
@@ -509,6 +585,7 @@ def report_command(out: Path, db_path: Path) -> None:
               show_default=True, help="The course repository whose assignments the CI checks.")
 @click.option("--assignment", "-a", "assignments", multiple=True,
               help="Check this assignment (repeatable). Default: those the repository holds.")
+@with_course
 def ci_template_command(out: Path | None, gitlab: bool, repository: Path, assignments: tuple[str, ...]) -> None:
     """Write the CI of a course repository: GitHub Actions (default
     .github/workflows/classroom.yml; workflow "Autograding Tests", job run-autograding-tests, as
@@ -636,6 +713,7 @@ def nbgrader_group() -> None:
 @click.argument("assignment")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--module", "modules", multiple=True, help="Only this module's notebook (repeatable). Default: all.")
+@with_course
 def nbgrader_generate_command(assignment: str, out: Path, modules: tuple[str, ...]) -> None:
     """Write OUT/source/ASSIGNMENT/<module>.ipynb (solution cells fenced for nbgrader, locked test
     cells worth each exercise's points) and OUT/nbgrader_config.py; then, in OUT,

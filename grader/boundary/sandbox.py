@@ -105,9 +105,9 @@ def _manifest(assignment: str) -> dict:
     """The course's manifest of `assignment` (never a submission's copy); {} if it has none."""
     import tomllib
 
-    from dlgrade.assignments import ASSIGNMENTS_DIR
+    from dlgrade.assignments import course_dir
 
-    path = ASSIGNMENTS_DIR / assignment / "manifest.toml"
+    path = course_dir() / assignment / "manifest.toml"
     if not path.is_file():
         return {}
     with open(path, "rb") as f:
@@ -222,6 +222,25 @@ def hidden_locations(packages) -> list[str]:
         found += [os.path.realpath(p) for p in locations
                   if os.path.exists(p) and os.path.realpath(p).startswith(prefixes)]
     return sorted(set(found))
+
+
+def course_locations() -> list[str]:
+    """The folders of the course in use (its solutions, its own checks) that lie inside the
+    Python installation a worker reads, resolved: never mounted or granted, wherever an
+    instructor keeps the course. (A course folder that holds the installation, a virtual
+    environment inside the course repository, is outside what the worker reads already.)"""
+    from dlgrade.assignments import active_source
+
+    source = active_source()
+    prefixes = [os.path.realpath(p).rstrip("/") for p in installation_paths()]
+    found = []
+    for folder in (source.assignments_dir, source.checks_dir):
+        if folder is None:
+            continue
+        real = os.path.realpath(folder)
+        if any(real == p or real.startswith(p + "/") for p in prefixes):
+            found.append(real)
+    return found
 
 
 def _split(roots: list[str], denied: list[str]) -> list[str]:
@@ -634,7 +653,7 @@ class _Worker:
     def __init__(self, owner: SandboxedSubmission, assignment: str):
         self.owner, self.assignment = owner, assignment
         self.limits = owner.limits or course_limits(assignment)
-        self.hidden = hidden_locations([*owner.forbidden.get(assignment, ()), *_KIT_PACKAGES])
+        self.hidden = hidden_locations([*owner.forbidden.get(assignment, ()), *_KIT_PACKAGES]) + course_locations()
         self.gpus = gpu_devices() if self.limits.gpus else []
         root = os.getuid() == 0
         # Root's workers get a uid of their own. Without bubblewrap, an installation only root

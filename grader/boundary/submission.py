@@ -592,12 +592,13 @@ def forbidden_imports() -> dict[str, list[str]]:
     """Per assignment, the packages it forbids, from the course's manifests."""
     import tomllib
 
-    from dlgrade.assignments import ASSIGNMENTS_DIR
+    from dlgrade.assignments import active_source
 
+    source = active_source()
     found = {}
-    for manifest in ASSIGNMENTS_DIR.glob("*/manifest.toml"):
-        with open(manifest, "rb") as f:
-            found[manifest.parent.name] = list(tomllib.load(f).get("forbidden", []))
+    for assignment in source.names():
+        with open(source.assignments_dir / assignment / "manifest.toml", "rb") as f:
+            found[assignment] = list(tomllib.load(f).get("forbidden", []))
     return found
 
 

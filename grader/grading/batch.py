@@ -114,6 +114,7 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
     die even on a no-op, OSError when the Dask scheduler cannot be reached, and
     BatchInterrupted on Ctrl-C, after stopping the workers; every result recorded before it stays.
     """
+    from dlgrade.assignments import active_source
     from dlgrade.checkers.profiles import get_profile
     from dlgrade.checkers.registry import select
     from dlgrade.grader.grading.gradebook import Gradebook
@@ -177,7 +178,8 @@ def grade_batch(submissions_dir: Path | str, names: list[str], db_path: Path | s
                     # remote cluster's workers.
                     locks = Path(work) / "machine"
                     locks.mkdir()
-                    task = (exercise_names, seed, timeout, sandbox, None if scheduler else str(locks))
+                    # The course goes with each task: a worker process may have been started for another.
+                    task = (exercise_names, seed, timeout, sandbox, None if scheduler else str(locks), active_source())
                     runner = start_engine(engine, jobs, scheduler, task)
                     try:
                         _drive(runner, queue, record, max_score)

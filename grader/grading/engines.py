@@ -16,6 +16,7 @@ from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
 from typing import Any, Protocol
 
+from dlgrade.assignments import CourseSource, use_source
 from dlgrade.grader.boundary import intake
 from dlgrade.grader.grading.discovery import Discovered
 
@@ -27,7 +28,7 @@ PRELOAD = ["dlgrade.checkers.registry", "dlgrade.checkers.runner", "dlgrade.chec
 
 class Engine(Protocol):
     """What a batch needs of an engine. task: (exercise names, seed, timeout, sandbox, machine
-    folder), the arguments of `grade_one` after the submission's path."""
+    folder, course), the arguments of `grade_one` after the submission's path."""
 
     #: The most futures to keep in flight (None: submit everything, the engine balances them).
     window: int | None
@@ -44,7 +45,8 @@ class Engine(Protocol):
 
 
 def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeout: float = 60.0,
-              sandbox: bool = True, machine_folder: str | None = None) -> dict[str, Any]:
+              sandbox: bool = True, machine_folder: str | None = None,
+              course: CourseSource | None = None) -> dict[str, Any]:
     """Grade one submission folder (laid out like the release) at the grading profile.
 
     timeout: CPU seconds per exercise (see `grader.cli.run_checks`). machine_folder: the batch's
@@ -53,11 +55,14 @@ def grade_one(path: Path | str, names: list[str], seed: int | None = None, timeo
     when the submission could not be graded at all), score, max_score, seconds,
     student_seconds (CPU seconds of student code), profile, seed (None when secret), exercises
     (as in `dlgrade check --json`) and error (a message, or None). Never raises for anything the
-    submission does.
+    submission does. course: the course to grade (see dlgrade.assignments.use_source; None:
+    the one this process grades).
     """
     from dlgrade.grader.boundary import machine
     from dlgrade.grader.grading.session import run_checks, to_json
 
+    if course is not None:
+        use_source(course)
     machine.share(machine_folder)
     start = time.perf_counter()
     try:
@@ -190,7 +195,8 @@ def _pack(path: Path) -> dict[str, bytes]:
 
 
 def _grade_shipped(files: dict[str, bytes], names: list[str], seed: int | None, timeout: float,
-                   sandbox: bool, machine_folder: str | None = None) -> dict[str, Any]:
+                   sandbox: bool, machine_folder: str | None = None,
+                   course: CourseSource | None = None) -> dict[str, Any]:
     """grade_one on a submission sent as its files, written into a scratch folder of the worker
     (every path checked again by grader.boundary.intake before it is written)."""
     import warnings
@@ -198,12 +204,14 @@ def _grade_shipped(files: dict[str, bytes], names: list[str], seed: int | None, 
     # The Dask worker's own threads use the random module while hypothesis draws examples, which
     # hypothesis takes for a strategy doing so; the examples do not depend on it.
     warnings.filterwarnings("ignore", message="Do not use the `random` module inside strategies")
+    if course is not None:
+        use_source(course)
     with tempfile.TemporaryDirectory(prefix="dlgrade-") as tmp:
         try:
             folder = intake.write_modules(files, Path(tmp, "submission"), intake.known_modules())
         except intake.Refused as e:
             return error_result(str(e))
-        return grade_one(folder, names, seed, timeout, sandbox, machine_folder)
+        return grade_one(folder, names, seed, timeout, sandbox, machine_folder, course)
 
 
 #: The engines by name, as `dlgrade grade --engine` names them.

@@ -42,11 +42,11 @@ def generate(assignment: str, out: Path | str, only_modules: list[str] | None = 
     notebooks written."""
     import nbformat
 
-    from dlgrade.assignments import ASSIGNMENTS_DIR
+    from dlgrade.assignments import course_dir
     from dlgrade.checkers.registry import all_exercises, read_manifest
 
     out = Path(out)
-    src = ASSIGNMENTS_DIR / assignment
+    src = course_dir() / assignment
     if not (src / "manifest.toml").is_file():
         raise KeyError(assignment)
     exercises = {e.name: e for e in all_exercises() if e.assignment == assignment}

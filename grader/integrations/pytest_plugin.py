@@ -44,7 +44,13 @@ class _DlgradeSession:
     """Collects the exercises once per session and runs each exercise's properties once."""
 
     def __init__(self, config):
+        from dlgrade.grader.grading.course import CourseError, load_course
+
         self.config = config
+        try:  # a course repository (a course.toml where pytest runs) is checked as that course
+            load_course(None).activate()
+        except CourseError as e:
+            raise pytest.UsageError(str(e)) from None
         self.path = Path(config.getoption("--dlgrade-path") or
                          ("assignments" if Path("assignments").is_dir() else "."))
         self.profile = "grading" if os.environ.get("CI") else "student"

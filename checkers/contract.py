@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from dlgrade.assignments import ASSIGNMENTS_DIR
+from dlgrade.assignments import ASSIGNMENTS_DIR, active_source
 from dlgrade.checkers.exercise import Case
 
 
@@ -56,10 +56,13 @@ class Parameters:
         return replace(case, args={n: case.args[n] for n in self.names if n in given})
 
 
-def contract_parameters(assignment: str, function: str, root: Path = ASSIGNMENTS_DIR) -> Parameters:
-    """The parameters of `function` as the contract declares it in one of `assignment`'s modules.
-    Raises DeclarationError where no module of the assignment defines it."""
-    found = _signatures(assignment, root).get(function)
+def contract_parameters(assignment: str, function: str, root: Path | None = None) -> Parameters:
+    """The parameters of `function` as the contract declares it in one of `assignment`'s modules:
+    those of `root`, by default the course in use (an instructor's course folder adds functions)
+    and then the bundled curriculum. Raises DeclarationError where no module of the assignment
+    defines it."""
+    roots = [root] if root is not None else [Path(active_source().assignments_dir), ASSIGNMENTS_DIR]
+    found = next((s[function] for s in (_signatures(assignment, r) for r in roots) if function in s), None)
     if found is None:
         raise DeclarationError(f"no module of {assignment} defines {function}: a declaration names a function "
                                "that is not in the contract")

@@ -641,6 +641,22 @@ def _bundle_options(command):
     return command
 
 
+def _course_release(work: str, assignment: str) -> Path | None:
+    """The student version of `assignment` of the course in use (stubs, manifest, the course's own
+    checks, a course.toml without seed) in the folder `work`, for a grader bundle to ship; None
+    for dlgrade's bundled curriculum, which the installed package holds."""
+    from dlgrade.grader.release import release, release_checks
+
+    course = current_course()
+    if course.bundled:
+        return None
+    if assignment not in course.assignments:
+        raise click.UsageError(f"unknown assignment: {assignment} (the course has {', '.join(course.assignments)})")
+    release(Path(work), [assignment], course.assignments_dir)
+    release_checks(Path(work), course, [assignment])
+    return Path(work)
+
+
 @main.group("gradescope")
 def gradescope_group() -> None:
     """Gradescope: the autograder zip of a programming assignment."""
@@ -657,16 +673,21 @@ def gradescope_group() -> None:
               default="hidden", show_default=True, help="When students see what the autograder printed.")
 @click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A dlgrade wheel to ship in the zip and install (default: this version from the package index).")
+@with_course
 def gradescope_build_command(assignment, out, exercises, timeout, seed, seed_file, public_seed, unconfined,
                              visibility, stdout_visibility, wheel) -> None:
     """Write OUT (a zip): setup.sh, run_autograder and the course files of ASSIGNMENT, with the
     course seed, for a Gradescope programming assignment's autograder."""
     from dlgrade.grader.integrations.gradescope_autograder import build
 
+    import tempfile
+
     seed = _bundle_seed(seed, seed_file, public_seed)
     try:
-        build(assignment, out, seed, exercises=list(exercises), visibility=visibility,
-              stdout_visibility=stdout_visibility, timeout=timeout, unconfined=unconfined, wheel=wheel)
+        with tempfile.TemporaryDirectory(prefix="dlgrade-bundle-") as work:
+            build(assignment, out, seed, course_release=_course_release(work, assignment), exercises=list(exercises),
+                  visibility=visibility, stdout_visibility=stdout_visibility, timeout=timeout,
+                  unconfined=unconfined, wheel=wheel)
     except KeyError as e:
         raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
     click.echo(f"wrote {out}: upload it as the autograder of the Gradescope assignment (keep it private: it holds "
@@ -686,6 +707,7 @@ def prairielearn_group() -> None:
               help="The name of the grader image (in the Dockerfile's comment and info.json).")
 @click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A dlgrade wheel to copy into the image (default: this version from the package index).")
+@with_course
 def prairielearn_build_command(assignment, out, exercises, timeout, seed, seed_file, public_seed, unconfined, image,
                                wheel) -> None:
     """Write into OUT a Dockerfile for the grader image, serverFilesCourse/dlgrade/ASSIGNMENT/
@@ -693,10 +715,14 @@ def prairielearn_build_command(assignment, out, exercises, timeout, seed, seed_f
     info.json (the question's externalGradingOptions)."""
     from dlgrade.grader.integrations.prairielearn_grader import build
 
+    import tempfile
+
     seed = _bundle_seed(seed, seed_file, public_seed)
     try:
-        written = build(assignment, out, seed, exercises=list(exercises), timeout=timeout, unconfined=unconfined,
-                        wheel=wheel, image=image)
+        with tempfile.TemporaryDirectory(prefix="dlgrade-bundle-") as work:
+            written = build(assignment, out, seed, course_release=_course_release(work, assignment),
+                            exercises=list(exercises), timeout=timeout, unconfined=unconfined, wheel=wheel,
+                            image=image)
     except KeyError as e:
         raise click.UsageError(f"unknown assignment or exercise: {e.args[0]} (see `dlgrade list`)")
     click.echo(f"wrote {len(written)} files to {out}: build the image from {out / 'Dockerfile'}, copy "

@@ -179,8 +179,7 @@ exercise its points in {assignment}/manifest.toml. An example, for a GELU layer 
 
     from hypothesis import strategies as st
 
-    from dlgrade.checkers.properties import layer
-    from dlgrade.checkers.strategies import cases, dims, values
+    from dlgrade.checkers.declare import cases, dims, layer, values
 
     from ..reference import activations as ref
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -66,8 +69,7 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
 
 GELU_SPEC = '''from hypothesis import strategies as st
 
-from dlgrade.checkers.properties import layer
-from dlgrade.checkers.strategies import cases, dims, values
+from dlgrade.checkers.declare import cases, dims, layer, values
 
 from ..reference import activations as ref
 
@@ -284,3 +286,39 @@ def test_a_course_folder_inside_what_is_graded_is_never_used(tmp_path, monkeypat
                                        str(tmp_path / "book.sqlite"), "--course", str(student)])
     assert graded.exit_code == 2 and "never taken from what is graded" in graded.output
     assert not marker.exists()
+
+
+def test_a_gradescope_zip_of_a_course_grades_the_course_s_own_exercise(tmp_path):
+    """The zip of a course ships its student version (stubs, manifest, checks, a course.toml
+    without seed) and grades with it: the added exercise, at the course's points, never from a
+    course.toml the submission brings."""
+    root = init(tmp_path, A1)
+    add_gelu(root, points=2)
+    seed_file = tmp_path / "seed"
+    seed_file.write_text("9183\n")
+    seed_file.chmod(0o600)
+    zip_path = tmp_path / "autograder.zip"
+    built = CliRunner().invoke(main, ["gradescope", "build", "--course", str(root), A1, str(zip_path), "--seed-file",
+                                      str(seed_file), "--exercise", "gelu_forward", "--exercise", "gelu_backward"])
+    assert built.exit_code == 0, built.output
+    autograder = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        assert {"course/course.toml", f"course/{A1}/manifest.toml", f"course/checks/specs/{A1}.py"} <= names
+        for info in zf.infolist():
+            zf.extract(info, autograder / "source")
+            (autograder / "source" / info.filename).chmod((info.external_attr >> 16) & 0o777)
+        assert not any("BEGIN SOLUTION" in zf.read(n).decode() for n in names if n.endswith(".py"))
+        assert "9183" not in zf.read("course/course.toml").decode()
+    (autograder / "dlgrade-venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    submission = autograder / "submission"
+    submission.mkdir()
+    (submission / "layers.py").write_text((root / A1 / "layers.py").read_text())
+    # A course.toml of the submission's own (giving GELU 100 points) is never read.
+    (submission / "course.toml").write_text('name = "mine"\nassignments = ["a1_backprop"]\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("DLGRADE_COURSE_SEED", "DLGRADE_COURSE_SOURCE")}
+    run = subprocess.run([autograder / "source" / "run_autograder"], env={**env, "DLGRADE_GRADESCOPE_ROOT": str(autograder)},
+                         capture_output=True, text=True, timeout=600, cwd=submission)
+    assert run.returncode == 0, run.stderr
+    data = json.loads((autograder / "results" / "results.json").read_text())
+    assert data["score"] == 4 and sum(t["max_score"] for t in data["tests"]) == pytest.approx(4, abs=0.01), data

@@ -72,11 +72,13 @@ def install_line(wheel: Path | None) -> tuple[str, str, dict[str, tuple[bytes, i
 
 
 def build(assignment: str, out: Path, seed: int, assignments_dir: Path | None = None,
+          course_release: Path | None = None,
           exercises: list[str] | None = None, visibility: str = "after_due_date",
           stdout_visibility: str = "hidden", timeout: float = 60.0, unconfined: bool = False,
           wheel: Path | None = None) -> Path:
     """Write Gradescope's autograder zip for `assignment` (its `exercises` only, when given) of the
-    course in `assignments_dir` (default: the bundled curriculum) to `out`, with the course
+    course in `assignments_dir` (default: the bundled curriculum; for an
+    instructor's course folder, `course_release` is its student version, see hosted.bundle_files) to `out`, with the course
     `seed`. visibility: of the per-property tests; stdout_visibility: of what the grader prints.
     wheel: a dlgrade wheel to ship and install (default: dlgrade of this version from the index).
     Raises KeyError for an unknown assignment or exercise, ValueError for an unknown visibility."""
@@ -93,7 +95,7 @@ def build(assignment: str, out: Path, seed: int, assignments_dir: Path | None = 
     torch = hosted.installed_version("torch")
     setup = _SETUP.format(source=source, venv=VENV, install=install,
                           torch=f"=={torch.split('+')[0]}" if torch else "")
-    files = hosted.bundle_files(config, seed, assignments_dir or ASSIGNMENTS_DIR)
+    files = hosted.bundle_files(config, seed, assignments_dir or ASSIGNMENTS_DIR, course_release)
     files.update(extra)
     files["setup.sh"] = (setup.encode(), 0o755)
     files["run_autograder"] = (_RUN_AUTOGRADER.encode(), 0o755)
@@ -113,6 +115,7 @@ def run(root: Path) -> Path:
         config = hosted.GraderConfig.read(source)
         visibility = config.options.get("visibility", visibility)
         stdout_visibility = config.options.get("stdout_visibility", stdout_visibility)
+        hosted.use_bundle_course(source)
         result = hosted.grade_folder(root / "submission", config, hosted.read_seed(source))
     except Exception as e:  # noqa: BLE001 - a broken bundle is the instructor's to see, in the result
         result = {**error_result(f"the autograder failed: {type(e).__name__}: {e}"), "name": "submission",

@@ -63,15 +63,36 @@ def check_config(config: GraderConfig) -> float:
     return float(sum(e.points for e in exercises))
 
 
-def bundle_files(config: GraderConfig, seed: int, assignments_dir: Path) -> dict[str, tuple[bytes, int]]:
+def bundle_files(config: GraderConfig, seed: int, assignments_dir: Path,
+                 course_release: Path | None = None) -> dict[str, tuple[bytes, int]]:
     """The files every bundle holds, by path in it, with their modes: the config, the seed (mode
-    0600) and the assignment's manifest (its points; the modules, solutions or stubs, are not
-    needed to grade and are left out)."""
+    0600) and the course files. For the bundled curriculum those are the assignment's manifest
+    (its points; the modules are not needed to grade). For an instructor's course folder,
+    `course_release` is its student version of the assignment (`dlgrade release --course`: stubs,
+    manifest, the course's own checks and a course.toml without seed), shipped whole under
+    `course/`, so that the platform grades the course's exercises with the course's points and
+    never with anything of the submission's (see use_bundle_course)."""
+    files = {CONFIG_FILE: (config.to_json().encode(), 0o644), SEED_FILE: (f"{seed}\n".encode(), 0o600)}
+    if course_release is not None:
+        for path in sorted(Path(course_release).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                files[f"{COURSE_FOLDER}/{path.relative_to(course_release).as_posix()}"] = (path.read_bytes(), 0o644)
+        return files
     manifest = Path(assignments_dir) / config.assignment / "manifest.toml"
     if not manifest.is_file():
         raise KeyError(f"{config.assignment} (no manifest.toml in {assignments_dir})")
-    return {CONFIG_FILE: (config.to_json().encode(), 0o644), SEED_FILE: (f"{seed}\n".encode(), 0o600),
-            f"{COURSE_FOLDER}/{config.assignment}/manifest.toml": (manifest.read_bytes(), 0o644)}
+    files[f"{COURSE_FOLDER}/{config.assignment}/manifest.toml"] = (manifest.read_bytes(), 0o644)
+    return files
+
+
+def use_bundle_course(bundle: Path) -> None:
+    """Make the course a bundle was built from the one graded: the course folder it ships
+    (`course/course.toml`), else dlgrade's bundled curriculum. Always named explicitly, so that a
+    course.toml in the submission or the current folder is never read."""
+    from dlgrade.grader.grading.course import COURSE_FILE, bundled_course, load_course
+
+    shipped = bundle / COURSE_FOLDER
+    (load_course(shipped) if (shipped / COURSE_FILE).is_file() else bundled_course()).activate()
 
 
 def write_zip(out: Path, files: dict[str, tuple[bytes, int]]) -> Path:

@@ -53,10 +53,12 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
 
 
 def build(assignment: str, out: Path, seed: int, assignments_dir: Path | None = None,
+          course_release: Path | None = None,
           exercises: list[str] | None = None, timeout: float = 60.0, unconfined: bool = False,
           wheel: Path | None = None, image: str = "COURSE/dlgrade-grader") -> list[Path]:
     """Write PrairieLearn's external-grader setup for `assignment` (its `exercises` only, when
-    given) of the course in `assignments_dir` (default: the bundled curriculum) into the folder
+    given) of the course in `assignments_dir` (default: the bundled curriculum; for an
+    instructor's course folder, `course_release` is its student version, see hosted.bundle_files) into the folder
     `out`, with the course `seed`; `image`: the image name info.json names. Returns the files
     written. Raises KeyError for an unknown assignment or exercise."""
     from dlgrade.assignments import ASSIGNMENTS_DIR
@@ -65,7 +67,8 @@ def build(assignment: str, out: Path, seed: int, assignments_dir: Path | None = 
     hosted.check_config(config)
     folder = f"dlgrade/{assignment}"
     files = {f"serverFilesCourse/{folder}/{name}": entry
-             for name, entry in hosted.bundle_files(config, seed, assignments_dir or ASSIGNMENTS_DIR).items()}
+             for name, entry in hosted.bundle_files(config, seed, assignments_dir or ASSIGNMENTS_DIR,
+                                                    course_release).items()}
     files[f"serverFilesCourse/{folder}/run_grader"] = (_RUN_GRADER.encode(), 0o755)
     torch = hosted.installed_version("torch")
     if wheel is not None:
@@ -104,6 +107,7 @@ def run(bundle: Path, root: Path) -> Path:
     out = root / "results" / "results.json"
     try:
         config = hosted.GraderConfig.read(bundle)
+        hosted.use_bundle_course(bundle)
         result = hosted.grade_folder(root / "student", config, hosted.read_seed(bundle))
     except Exception as e:  # noqa: BLE001 - a broken bundle is the instructor's to see, in the result
         result = {**error_result(f"the grader failed: {type(e).__name__}: {e}"), "name": "submission",

@@ -605,7 +605,7 @@ def ci_template_command(out: Path | None, gitlab: bool, repository: Path, assign
                                "the course repository, or name them with --assignment")
     out = out or repository / DEFAULT_OUT[kind]
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(kind, names))
+    out.write_text(render(kind, names, course_folder=(repository / "course.toml").is_file()))
     click.echo(f"wrote {out} (checks {', '.join(names)})")
 
 

@@ -322,3 +322,31 @@ def test_a_gradescope_zip_of_a_course_grades_the_course_s_own_exercise(tmp_path)
     assert run.returncode == 0, run.stderr
     data = json.loads((autograder / "results" / "results.json").read_text())
     assert data["score"] == 4 and sum(t["max_score"] for t in data["tests"]) == pytest.approx(4, abs=0.01), data
+
+
+def test_the_ci_of_a_course_release_checks_the_course_s_exercises(tmp_path, monkeypatch):
+    """A student repository released from a course folder holds its course.toml and checks/: the
+    CI template names it (`--course .`), since the grading profile never takes a course it only
+    finds in the folder it checks, and the maximum is that course's."""
+    import yaml
+
+    root = init(tmp_path, A1)
+    add_gelu(root, points=2)
+    repository = tmp_path / "student"
+    released = CliRunner().invoke(main, ["release", "--course", str(root), str(repository)])
+    assert released.exit_code == 0, released.output
+    use_source(None)
+    monkeypatch.chdir(repository)
+    written = CliRunner().invoke(main, ["ci-template"])
+    assert written.exit_code == 0, written.output
+    workflow = yaml.safe_load((repository / ".github" / "workflows" / "classroom.yml").read_text())
+    command = next(s["run"] for s in workflow["jobs"]["run-autograding-tests"]["steps"]
+                   if str(s.get("run", "")).startswith("dlgrade check"))
+    assert "--course . " in command and command.startswith("dlgrade check a1_backprop ")
+    use_source(None)
+    args = command.split(" || ")[0].split()[2:]
+    args = args[:args.index("--classroom")] + ["--no-sandbox", "--seed", "5", "--json", str(tmp_path / "v.json")]
+    ran = CliRunner().invoke(main, ["check", *args])
+    assert ran.exit_code in (0, 1), ran.output
+    verdicts = json.loads((tmp_path / "v.json").read_text())["exercises"]
+    assert sum(e["max_points"] for e in verdicts) == 38 + 4  # a1's points and GELU's, nothing else

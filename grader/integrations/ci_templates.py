@@ -26,17 +26,21 @@ def present_assignments(repository: Path) -> list[str]:
             if (repository / a).is_dir() and any((repository / a).glob("*.py")) | any((repository / a).glob("*.ipynb"))]
 
 
-def grading_command(assignments: list[str]) -> str:
+def grading_command(assignments: list[str], course_folder: bool = False) -> str:
     """The command the CI runs: `dlgrade check` of exactly these assignments, so that the
-    maximum is theirs, not the whole course's."""
-    return " ".join(["dlgrade", "check", *assignments, "--path", ".", "--profile", "grading"])
+    maximum is theirs, not the whole course's. course_folder: the repository is the release of an
+    instructor's course folder (its course.toml and checks/), named with `--course .`, since the
+    grading profile never takes a course it merely finds in the folder it checks."""
+    course = ["--course", "."] if course_folder else []
+    return " ".join(["dlgrade", "check", *assignments, *course, "--path", ".", "--profile", "grading"])
 
 
-def render(kind: str, assignments: list[str]) -> str:
-    """The template `kind` ("github" or "gitlab") for a repository holding `assignments`."""
+def render(kind: str, assignments: list[str], course_folder: bool = False) -> str:
+    """The template `kind` ("github" or "gitlab") for a repository holding `assignments` (and a
+    course.toml, where course_folder)."""
     if not assignments:
         raise ValueError("no assignment to check")
     pinned = installed_version("dlgrade")
     text = files("dlgrade.grader.integrations").joinpath(TEMPLATES[kind]).read_text()
-    return text.replace("@COMMAND@", grading_command(assignments)).replace(
+    return text.replace("@COMMAND@", grading_command(assignments, course_folder)).replace(
         "@DLGRADE@", f"dlgrade=={pinned}" if pinned else "dlgrade")

@@ -85,14 +85,20 @@ def _refuse_course_in(folder: Path, graded: str, named_too: bool) -> None:
     """Refuse to grade with a course folder that lies in `folder`, what is being graded: a
     course's checks run in this process, unconfined, so a course.toml is never taken from a
     submission. named_too: refuse it even when --course named it (else only when it was found
-    in the current folder)."""
+    in the current folder). A course found in the current folder is refused as well when what is
+    graded lies inside it: a student's repository that holds a course.toml and an assignments/
+    folder is what is graded, not a course."""
     course, ctx = current_course(), click.get_current_context()
-    if course.bundled or (ctx.meta.get("dlgrade.course_named") and not named_too):
+    named = bool(ctx.meta.get("dlgrade.course_named"))
+    if course.bundled or (named and not named_too):
         return
     folder = folder.resolve()
-    if course.root == folder or course.root.is_relative_to(folder):
-        how = "--course names" if ctx.meta.get("dlgrade.course_named") else "the current folder holds"
-        raise click.UsageError(f"{how} a course folder ({course.root}) inside {graded}: a course's checks run "
+    inside = course.root == folder or course.root.is_relative_to(folder)
+    around = not named and folder.is_relative_to(course.root)
+    if inside or around:
+        how = "--course names" if named else "the current folder holds"
+        where = "inside" if inside else "around"
+        raise click.UsageError(f"{how} a course folder ({course.root}) {where} {graded}: a course's checks run "
                                "unconfined, so a course is never taken from what is graded. Give the course "
                                "folder with --course DIR, from outside the submissions.")
 
@@ -375,8 +381,12 @@ def export_command(db_path: Path, fmt: str, out: Path | None, submission: str | 
         _record_roster(db_path, roster)
     if fmt == "canvas":
         from dlgrade.grader.outputs import escape
-        from dlgrade.grader.outputs.formats.canvas import unidentified
+        from dlgrade.grader.outputs.formats.canvas import shared_ids, unidentified
 
+        for key, names in shared_ids(load_results(db_path)).items():
+            _warn(f"{escape.one_line(key)} is claimed by the students of {len(names)} submissions "
+                  f"({', '.join(escape.one_line(n) for n in names[:10])}): left out of their rows, so that none "
+                  "decides another's grade (settle it in --roster)")
         missing = unidentified(load_results(db_path))
         if missing:
             _warn(f"{len(missing)} submission(s) have no ID, SIS User ID or SIS Login ID, so Canvas cannot match them "

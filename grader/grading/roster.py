@@ -108,18 +108,22 @@ def read_gradescope_metadata(path: Path | str) -> People:
     its `:submitters:` with `:name:`, `:sid:` (kept as sis_user_id) and `:email:`."""
     import yaml
 
-    class NoAliases(yaml.SafeLoader):
-        """YAML without aliases: an alias can make a small file expand without bound."""
+    class NoAliases(yaml.BaseLoader):
+        """YAML without aliases (an alias can make a small file expand without bound) or tags,
+        and with every scalar a string: a name or sid that merely looks like a date or a number is not
+        given a type (an impossible date, 2020-02-30, would raise from the constructor)."""
 
         def compose_node(self, parent, index):
             if self.check_event(yaml.AliasEvent):
                 raise yaml.YAMLError("aliases are not accepted")
+            if getattr(self.peek_event(), "tag", None) not in (None, "!"):
+                raise yaml.YAMLError("tags are not accepted")
             return super().compose_node(parent, index)
 
     path = Path(path)
     try:
-        data = yaml.load(_read_text(path), Loader=NoAliases)  # noqa: S506 - a SafeLoader, aliases refused
-    except (yaml.YAMLError, RecursionError) as e:
+        data = yaml.load(_read_text(path), Loader=NoAliases)  # noqa: S506 - strings only, aliases refused
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as e:
         raise RosterError(f"{path.name}: not readable as Gradescope's metadata ({type(e).__name__})") from None
     if not isinstance(data, dict):
         raise RosterError(f"{path.name}: expected a mapping of submissions")

@@ -8,6 +8,12 @@ gives each of its students the group's points. One column per assignment (its po
 overrides); the row under the header is Canvas's own "Points Possible" row, which Canvas reads
 as the points possible, never as a student. A submission that could not be graded at all is
 left blank (Canvas then keeps the grade it has), not 0.
+
+What identifies a student comes from files a student can write into (a Gradescope sid is what
+the student typed), so an ID, SIS User ID or SIS Login ID claimed by the students of two
+submissions is left out of every row that claims it (see `shared_ids`: the instructor settles
+it in the roster), and a name that reads as Canvas's own Points Possible label is never written
+as one.
 """
 
 from __future__ import annotations
@@ -55,6 +61,26 @@ def unidentified(results: Iterable[Result]) -> list[str]:
             if not any(p.get(k) for p in r.get("students", []) for k in ("id", "sis_user_id", "sis_login_id"))]
 
 
+ID_COLUMNS = ("id", "sis_user_id", "sis_login_id")
+
+
+def shared_ids(results: Iterable[Result]) -> dict[str, list[str]]:
+    """Each ID, SIS User ID or SIS Login ID that students of more than one submission claim, with
+    those submissions: whichever row Canvas matched would decide another student's grade."""
+    claims: dict[str, set[str]] = {}
+    for r in results:
+        for person in r.get("students", []):
+            for k in ID_COLUMNS:
+                if person.get(k):
+                    claims.setdefault(f"{k}={person[k]}", set()).add(r["name"])
+    return {key: sorted(names) for key, names in claims.items() if len(names) > 1}
+
+
+def _student_name(name: str) -> str:
+    """The Student cell: a name that Canvas would read as its Points Possible row is marked."""
+    return f"{name} (student)" if name.strip().casefold() == POINTS_POSSIBLE.strip().casefold() else name
+
+
 def write_canvas(results: list[Result], stream) -> None:
     """Canvas's gradebook CSV: Student, ID, SIS User ID, SIS Login ID, Section, one column per
     assignment; the Points Possible row; one row per student (see the module's docstring)."""
@@ -63,11 +89,14 @@ def write_canvas(results: list[Result], stream) -> None:
     cell = escape.csv_cell
     writer.writerow([*HEADER, *map(cell, columns)])
     writer.writerow([POINTS_POSSIBLE, "", "", "", "", *(shown(p) for p in columns.values())])
+    shared = {tuple(key.split("=", 1)) for key in shared_ids(results)}
     for r in results:
         earned: dict[str, float] = {}
         for e in r.get("exercises", []):
             earned[e.get("assignment", "")] = earned.get(e.get("assignment", ""), 0.0) + float(e["points"])
         scores = [shown(number(earned[a])) if r["status"] != "error" and a in earned else "" for a in columns]
         for person in r.get("students") or [{"name": r["name"]}]:
-            writer.writerow([cell(escape.one_line(person.get(k, "") or (r["name"] if k == "name" else "")))
-                             for k in ("name", "id", "sis_user_id", "sis_login_id", "section")] + scores)
+            ids = [person.get(k, "") if (k, person.get(k, "")) not in shared else "" for k in ID_COLUMNS]
+            name = _student_name(escape.one_line(person.get("name", "") or r["name"]))
+            writer.writerow([cell(name), *(cell(escape.one_line(v)) for v in ids),
+                             cell(escape.one_line(person.get("section", "")))] + scores)

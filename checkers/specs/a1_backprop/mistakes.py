@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dlgrade.checkers.declare import Mistake
+import numpy as np
+
+import dlgrade.reference.a1_backprop.losses as ref_losses
+from dlgrade.checkers.declare import evaluate, Mistake
 
 
 # ---------------------------------------------------------------------------------------------
@@ -57,3 +60,57 @@ def _size(case):
 SUM_NOT_MEAN = "The loss is a mean over the batch: divide the sum (and the gradient) by N."
 backward_forgets_dout = Mistake("The local derivative must be multiplied by dout (chain rule).", "gradients",
                                 lambda case, right, dout: {"x": right["x"] / dout})
+
+
+# Known mistakes of each exercise, by the function they are shown for
+
+affine_forward_mistakes = [Mistake("The bias b is added to every row: out = x_flat @ w + b.", "output",
+                                   lambda case, right, _: right - case.args["b"])]
+affine_backward_mistakes = [
+    Mistake("db is the SUM of dout over the batch (axis 0), not the mean.", "gradients",
+            lambda case, right, _: {**right, "b": right["b"] / len(case.args["x"])}),
+]
+leaky_relu_forward_mistakes = [Mistake("The default slope is alpha=0.01 for x <= 0.", "output",
+                                       lambda case, right, _: np.where(case.args["x"] > 0, case.args["x"], 0.0))]
+elu_backward_mistakes = [backward_forgets_dout,
+                         Mistake("For x < 0 the derivative is alpha·exp(x) = out + alpha, not exp(x).", "gradients",
+                                 lambda case, right, dout: {"x": dout * np.where(case.args["x"] < 0, np.exp(np.minimum(case.args["x"], 0)), 1.0)})]
+sigmoid_backward_mistakes = [backward_forgets_dout,
+                             Mistake("The derivative is s·(1 − s) with s = sigmoid(x), not s alone.", "gradients",
+                                     lambda case, right, dout: {"x": dout / (1 + np.exp(-case.args["x"]))}),
+                             Mistake("The derivative is s·(1 − s) with s = sigmoid(x): use s, not x.", "gradients",
+                                     lambda case, right, dout: {"x": dout * case.args["x"] * (1 - case.args["x"])})]
+tanh_backward_mistakes = [backward_forgets_dout,
+                          Mistake("The derivative of tanh is 1 − tanh(x)², not 1 − tanh(x).", "gradients",
+                                  lambda case, right, dout: {"x": dout * (1 - np.tanh(case.args["x"]))})]
+softmax_mistakes = [Mistake("Normalise each row over the classes (axis=1), not the whole array or the columns.", "output",
+                            lambda case, right, _: np.exp(case.args["x"]) / np.exp(case.args["x"]).sum(axis=0, keepdims=True))]
+softmax_loss_mistakes = [Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
+                         Mistake("dx = (softmax(x) − onehot(y)) / N: subtract 1 at the correct class.", "gradients",
+                                 lambda case, right, _: {"x": evaluate(ref_losses.softmax, {"x": case.args["x"]}).output / len(case.args["x"])})]
+cross_entropy_loss_mistakes = [Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch))]
+svm_loss_mistakes = [Mistake(SUM_NOT_MEAN, "loss", _times(_batch)), Mistake(SUM_NOT_MEAN, "gradients", _times(_batch)),
+                     Mistake("The correct class has no margin term: skip j == y[i] (it would add 1 per example).", "loss",
+                             lambda case, right, _: right + 1.0)]
+mse_loss_mistakes = [Mistake("The mean is over ALL elements, not only the batch.", "loss",
+                             lambda case, right, _: right * case.args["pred"][0].size),
+                     Mistake("d/dpred of (pred − target)² is 2·(pred − target): keep the factor 2.", "gradients",
+                             _times(lambda case: 0.5)),
+                     Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size))]
+l1_loss_mistakes = [Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size)),
+                    Mistake("Divide by the number of elements: the loss is a mean.", "loss", _times(_size))]
+huber_loss_mistakes = [Mistake("Beyond delta the gradient is delta·sign(r): clip it.", "gradients",
+                               lambda case, right, _: {"pred": (case.args["pred"] - case.args["target"]) / case.args["pred"].size}),
+                       Mistake("Divide by the number of elements: the loss is a mean.", "gradients", _times(_size))]
+l2_regularization_mistakes = [Mistake("The penalty is 0.5·reg·sum(w²), with the 0.5, so that its gradient is reg·w.", "loss",
+                                      _times(lambda case: 2.0)),
+                              Mistake("The gradient of 0.5·reg·sum(w²) is reg·w.", "gradients", _times(lambda case: 2.0))]
+two_layer_net_mistakes = [Mistake("The L2 term is 0.5·reg·(sum W1² + sum W2²), and its gradient reg·W goes into dW1 and dW2.",
+                                  "loss", lambda case, right, _: right + 0.5 * case.args["reg"] * sum(
+                                      float(np.sum(v ** 2)) for k, v in case.args["params"].items() if k.startswith("W"))),
+                          Mistake("Add the regularisation gradient reg·W to each dW.", "gradients",
+                                  lambda case, right, _: {"params": {k: v - case.args["reg"] * case.args["params"][k] if k.startswith("W") else v
+                                                                     for k, v in right["params"].items()}})]
+fully_connected_net_mistakes = [Mistake("Regularise every W (W1..WL), none of the biases.", "loss",
+                                        lambda case, right, _: right + 0.5 * case.args["reg"] * sum(
+                                            float(np.sum(v ** 2)) for k, v in case.args["params"].items() if k.startswith("b")))]

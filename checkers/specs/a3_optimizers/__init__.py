@@ -21,8 +21,8 @@ import dlgrade.reference.a3_optimizers.optim as ref
 from dlgrade.checkers.declare import Case, Exercise, Mistake, update_rule
 
 from .inputs import _same_shape, any_side, optimizer_cases
-from .mistakes import (_adam, _adaptive, _momentum, _moving_average, _nesterov, _sum_squares, _torch_momentum, _wrong,
-                       BIAS, EPS_OUTSIDE, MOMENTUM_SIGN, SIGN, T_FIRST, T_STARTS_AT_1, TORCH_MOMENTUM, WORDS)
+from .mistakes import (adagrad_mistakes, adam_mistakes, adamw_mistakes, nesterov_momentum_mistakes, rmsprop_mistakes,
+                       sgd_mistakes, sgd_momentum_mistakes, WORDS)
 from .checks import A, CLIP, clip_properties, MODULE, reference_steps
 
 
@@ -40,40 +40,18 @@ def optimizer(name: str, mistakes: list[Mistake] = (), summary: str = "") -> lis
                        optimizer_cases(name, defaults_only=True), pairs, ref.STATE[name], defaults_text, WORDS,
                        mistakes, summary)
 
+
 # ---------------------------------------------------------------------------------------------
 # The exercises
 
 EXERCISES = [
     *optimizer("sgd", summary="stochastic gradient descent",
-               mistakes=[Mistake(SIGN, "trajectory", _wrong("sgd", lambda w, dw, c: w + c["learning_rate"] * dw))]),
-    *optimizer("sgd_momentum", summary="SGD with momentum", mistakes=[
-        Mistake(TORCH_MOMENTUM, "trajectory", _wrong("sgd_momentum", _torch_momentum)),
-        Mistake(MOMENTUM_SIGN, "trajectory", _wrong("sgd_momentum", lambda w, dw, c: w - _momentum(c, dw)))]),
-    *optimizer("nesterov_momentum", summary="Nesterov momentum", mistakes=[
-        Mistake(TORCH_MOMENTUM, "trajectory",
-                _wrong("nesterov_momentum", lambda w, dw, c: _torch_momentum(w, dw, c, nesterov=True))),
-        Mistake(MOMENTUM_SIGN, "trajectory", _wrong("nesterov_momentum", _nesterov(+1))),
-        Mistake("Nesterov's step is w - mu*v_prev + (1+mu)*v with v_prev the velocity BEFORE this step "
-                "(w + v is plain momentum).", "trajectory",
-                _wrong("nesterov_momentum", lambda w, dw, c: w + _momentum(c, dw)))]),
-    *optimizer("adagrad", summary="Adagrad", mistakes=[
-        Mistake(EPS_OUTSIDE, "trajectory", _wrong("adagrad", _adaptive(_sum_squares, inside=True))),
-        Mistake("Adagrad's cache is the SUM of every squared gradient so far (cache += dw**2), kept in config.",
-                "trajectory", _wrong("adagrad", _adaptive(lambda c, dw: dw ** 2)))]),
-    *optimizer("rmsprop", summary="RMSprop", mistakes=[
-        Mistake(EPS_OUTSIDE, "trajectory", _wrong("rmsprop", _adaptive(_moving_average, inside=True))),
-        Mistake("decay_rate weighs the OLD cache: cache = decay_rate*cache + (1 - decay_rate)*dw**2.", "trajectory",
-                _wrong("rmsprop", _adaptive(lambda c, dw: (1 - c["decay_rate"]) * c["cache"] + c["decay_rate"] * dw ** 2)))]),
-    *optimizer("adam", summary="Adam", mistakes=[
-        Mistake(T_FIRST, "trajectory", _wrong("adam", _adam(t_after=True))),
-        Mistake(T_STARTS_AT_1, "trajectory", _wrong("adam", _adam(), defaults={"t": 1})),
-        Mistake(BIAS, "trajectory", _wrong("adam", _adam(corrected=False))),
-        Mistake(EPS_OUTSIDE, "trajectory", _wrong("adam", _adam(inside=True)))]),
-    *optimizer("adamw", summary="AdamW (decoupled weight decay)", mistakes=[
-        Mistake("AdamW decouples weight decay: shrink w by lr*weight_decay*w outside the Adam step; adding "
-                "weight_decay*w to the gradient is Adam with L2, another rule.", "trajectory",
-                _wrong("adamw", _adam(coupled=True))),
-        Mistake(T_FIRST, "trajectory", _wrong("adamw", _adam(t_after=True, decoupled=True))),
-        Mistake(T_STARTS_AT_1, "trajectory", _wrong("adamw", _adam(decoupled=True), defaults={"t": 1}))]),
+               mistakes=sgd_mistakes),
+    *optimizer("sgd_momentum", summary="SGD with momentum", mistakes=sgd_momentum_mistakes),
+    *optimizer("nesterov_momentum", summary="Nesterov momentum", mistakes=nesterov_momentum_mistakes),
+    *optimizer("adagrad", summary="Adagrad", mistakes=adagrad_mistakes),
+    *optimizer("rmsprop", summary="RMSprop", mistakes=rmsprop_mistakes),
+    *optimizer("adam", summary="Adam", mistakes=adam_mistakes),
+    *optimizer("adamw", summary="AdamW (decoupled weight decay)", mistakes=adamw_mistakes),
     Exercise(CLIP, A, MODULE, "clipping gradients by their global norm", clip_properties, any_side),
 ]

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import numpy as np
 
 import dlgrade.reference.a3_optimizers.optim as ref
-from dlgrade.checkers.declare import Case, RuleWords, Unchanged, values_close
+from dlgrade.checkers.declare import Case, Mistake, RuleWords, Unchanged, values_close
 
 
 def _filled(rule: str, w: np.ndarray, config: dict | None, defaults: dict | None = None) -> dict:
@@ -145,3 +145,37 @@ def _clip_hints(case, clipped, total, part):
         if part == "total_norm" and values_close(np.array(total), np.array(wrong_total)):
             found.append(hint)
     return found
+
+
+# Known mistakes of each exercise, by the function they are shown for
+
+sgd_mistakes = [Mistake(SIGN, "trajectory", _wrong("sgd", lambda w, dw, c: w + c["learning_rate"] * dw))]
+sgd_momentum_mistakes = [
+        Mistake(TORCH_MOMENTUM, "trajectory", _wrong("sgd_momentum", _torch_momentum)),
+        Mistake(MOMENTUM_SIGN, "trajectory", _wrong("sgd_momentum", lambda w, dw, c: w - _momentum(c, dw)))]
+nesterov_momentum_mistakes = [
+        Mistake(TORCH_MOMENTUM, "trajectory",
+                _wrong("nesterov_momentum", lambda w, dw, c: _torch_momentum(w, dw, c, nesterov=True))),
+        Mistake(MOMENTUM_SIGN, "trajectory", _wrong("nesterov_momentum", _nesterov(+1))),
+        Mistake("Nesterov's step is w - mu*v_prev + (1+mu)*v with v_prev the velocity BEFORE this step "
+                "(w + v is plain momentum).", "trajectory",
+                _wrong("nesterov_momentum", lambda w, dw, c: w + _momentum(c, dw)))]
+adagrad_mistakes = [
+        Mistake(EPS_OUTSIDE, "trajectory", _wrong("adagrad", _adaptive(_sum_squares, inside=True))),
+        Mistake("Adagrad's cache is the SUM of every squared gradient so far (cache += dw**2), kept in config.",
+                "trajectory", _wrong("adagrad", _adaptive(lambda c, dw: dw ** 2)))]
+rmsprop_mistakes = [
+        Mistake(EPS_OUTSIDE, "trajectory", _wrong("rmsprop", _adaptive(_moving_average, inside=True))),
+        Mistake("decay_rate weighs the OLD cache: cache = decay_rate*cache + (1 - decay_rate)*dw**2.", "trajectory",
+                _wrong("rmsprop", _adaptive(lambda c, dw: (1 - c["decay_rate"]) * c["cache"] + c["decay_rate"] * dw ** 2)))]
+adam_mistakes = [
+        Mistake(T_FIRST, "trajectory", _wrong("adam", _adam(t_after=True))),
+        Mistake(T_STARTS_AT_1, "trajectory", _wrong("adam", _adam(), defaults={"t": 1})),
+        Mistake(BIAS, "trajectory", _wrong("adam", _adam(corrected=False))),
+        Mistake(EPS_OUTSIDE, "trajectory", _wrong("adam", _adam(inside=True)))]
+adamw_mistakes = [
+        Mistake("AdamW decouples weight decay: shrink w by lr*weight_decay*w outside the Adam step; adding "
+                "weight_decay*w to the gradient is Adam with L2, another rule.", "trajectory",
+                _wrong("adamw", _adam(coupled=True))),
+        Mistake(T_FIRST, "trajectory", _wrong("adamw", _adam(t_after=True, decoupled=True))),
+        Mistake(T_STARTS_AT_1, "trajectory", _wrong("adamw", _adam(decoupled=True), defaults={"t": 1}))]

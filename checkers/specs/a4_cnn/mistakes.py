@@ -259,3 +259,45 @@ def _running_hints(case, param, got) -> list[str]:
     }
     return [hint for hint, model in models.items()
             if all(np.allclose(got[k], model[k], rtol=1e-6, atol=1e-9) for k in model)]
+
+
+# Known mistakes of each exercise, by the function they are shown for
+
+spatial_batchnorm_forward_mistakes = [Mistake(CHANNELS_LAST, "output", _bn_reshape_without_transpose),
+                                      Mistake(CHANNELS_LAST, "output", _bn_model(lambda x, eps: _normalised(x, 0, eps))),
+                                      Mistake(TEST_MODE, "output", _bn_with_batch_stats_in_test)]
+spatial_batchnorm_backward_mistakes = [Mistake(FULL_NORM_BACKWARD, "gradients", _norm_without_mean_terms())]
+receptive_field_mistakes = [Mistake(STRIDES_COMPOUND, "output", _rf_ignoring_strides),
+                            Mistake(STRIDES_COMPOUND, "output", _rf_own_stride)]
+conv_cost_mistakes = [Mistake(BIAS_PARAMS, "output", _cost_without_bias),
+                      Mistake(MACS, "output", _macs_without_channels)]
+conv_forward_naive_mistakes = [Mistake(CROSS_CORRELATION, "output",
+                                       lambda case, right, _: evaluate(ref.conv, case.with_args(w=case.args["w"][:, :, ::-1, ::-1].copy()).args).output),
+                               Mistake(BOTH_SIDES, "output", _one_sided_conv),
+                               Mistake(STRIDE, "output", _stride_one_output(ref.conv, "conv_param"))]
+conv_backward_naive_mistakes = [Mistake(CROSS_CORRELATION, "gradients", _flipped_conv_grads),
+                                Mistake(STRIDE, "gradients", _stride_one_grads(ref.conv, ("x", "w", "b"), "conv_param")),
+                                Mistake(DW_AXES, "gradients",
+                                        lambda case, right, _: {**right, "w": right["w"] / len(case.args["x"])}),
+                                Mistake(DW_AXES, "gradients",
+                                        lambda case, right, dout: {**right, "w": _vjp(ref.conv, case.with_args(x=case.args["x"][-1:]), ("w",), dout[-1:])["w"]}),
+                                Mistake(DB_SUM, "gradients", lambda case, right, _: {**right, "b": right["b"] / len(case.args["x"])})]
+max_pool_forward_naive_mistakes = [Mistake(STRIDE, "output", _stride_one_output(ref.max_pool, "pool_param"))]
+max_mistakes = [
+    Mistake(ACCUMULATE, "gradients", _max_pool_assigned),
+    Mistake(ACCUMULATE, "gradients", _max_pool_assigned_at_max),
+    Mistake(ONLY_MAX, "gradients", lambda case, right, dout: _vjp(ref.avg_pool, case, ("x",), dout)),
+    Mistake(STRIDE, "gradients", _stride_one_grads(ref.max_pool, ("x",), "pool_param"))]
+avg_mistakes = [
+    Mistake(ACCUMULATE, "gradients", _avg_pool_assigned),
+    Mistake(SPREAD, "gradients", lambda case, right, _: {
+        "x": right["x"] * case.args["pool_param"]["pool_height"] * case.args["pool_param"]["pool_width"]}),
+    Mistake(STRIDE, "gradients", _stride_one_grads(ref.avg_pool, ("x",), "pool_param"))]
+global_avg_pool_forward_mistakes = [Mistake("Global average pooling is the MEAN over H and W: divide by H·W.", "output",
+                                            lambda case, right, _: right * case.args["x"].shape[2] * case.args["x"].shape[3])]
+global_avg_pool_backward_mistakes = [Mistake(GLOBAL_SPREAD, "gradients", lambda case, right, _: {
+                      "x": right["x"] * case.args["x"].shape[2] * case.args["x"].shape[3]})]
+spatial_groupnorm_forward_mistakes = [Mistake(GROUPS, "output", _gn_model(_interleaved_groups)),
+                                      Mistake(GROUPS, "output", _gn_model(_groups_across_batch)),
+                                      Mistake(GROUPS, "output", _gn_model(_one_group))]
+spatial_groupnorm_backward_mistakes = [Mistake(FULL_NORM_BACKWARD, "gradients", _norm_without_mean_terms())]

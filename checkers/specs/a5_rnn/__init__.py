@@ -18,17 +18,16 @@ checks in `checks`.
 from __future__ import annotations
 
 import dlgrade.reference.a5_rnn.rnn_layers as ref
-from dlgrade.checkers.declare import evaluate, layer, loss, Mistake, Property, stability
+from dlgrade.checkers.declare import layer, loss, Property, stability
 
 from .inputs import (embedding_cases, EXTREME_SCORES, masked_cases, sequence_cases, SEQUENCE_INPUTS,
                      SEQUENCE_REFERENCE, softmax_cases, spread_softmax_cases, step_cases, STEP_INPUTS, STEP_REFERENCE,
                      temporal_affine_cases)
-from .mistakes import (_cell_gradient_cut, _dnext_c_ignored, _dprev_c_without_h_path, _gru_order, _gru_sequence_order,
-                       _gru_sequence_swapped, _gru_swapped, _loss_scaled, _lstm_order, _lstm_sequence_order,
-                       _mask_ignored, _repeats_not_accumulated, _reset_after, _sequence_reset_after, _sequence_variant,
-                       _tanh_derivative_without_square, _through_time_mistakes, C0_ZERO, CELL_THROUGH_TIME, DNEXT_C,
-                       DPREV_C, FROM_PREVIOUS, MASK_IGNORED, OVER_NT, OVER_UNMASKED, REPEATS, RESET_AFTER,
-                       TANH_DERIVATIVE, WH_TRANSPOSED)
+from .mistakes import (_lstm_order, _through_time_mistakes, gru_backward_mistakes, gru_forward_mistakes,
+                       gru_sequence_backward_mistakes, gru_sequence_forward_mistakes, lstm_backward_mistakes,
+                       lstm_sequence_backward_mistakes, lstm_sequence_forward_mistakes, rnn_backward_mistakes,
+                       rnn_forward_mistakes, rnn_sequence_forward_mistakes, temporal_softmax_loss_mistakes,
+                       word_embedding_backward_mistakes)
 from .checks import _backward_matches_own_steps, _masked_steps_contribute_nothing, A, M
 
 
@@ -55,46 +54,28 @@ def _recurrent(kind: str, forward_mistakes=(), backward_mistakes=(), sequence_fo
 
 EXERCISES = [
     *_recurrent("rnn",
-                forward_mistakes=[Mistake(WH_TRANSPOSED, "output", lambda case, right, _: evaluate(
-                    ref.rnn_step, {**case.args, "Wh": case.args["Wh"].T}).output)],
-                backward_mistakes=[Mistake(TANH_DERIVATIVE, "gradients", _tanh_derivative_without_square)],
-                sequence_forward_mistakes=[Mistake(FROM_PREVIOUS, "output",
-                                                   _sequence_variant("rnn", start_every_step_from_h0=True))]),
+                forward_mistakes=rnn_forward_mistakes,
+                backward_mistakes=rnn_backward_mistakes,
+                sequence_forward_mistakes=rnn_sequence_forward_mistakes),
     *_recurrent("lstm",
                 forward_mistakes=_lstm_order[0],
-                backward_mistakes=[*_lstm_order[1], Mistake(DNEXT_C, "gradients", _dnext_c_ignored),
-                                   Mistake(DPREV_C, "gradients", _dprev_c_without_h_path)],
-                sequence_forward_mistakes=[*_lstm_sequence_order[0],
-                                           Mistake(C0_ZERO, "output", _sequence_variant("lstm", c0="h0")),
-                                           Mistake(FROM_PREVIOUS, "output",
-                                                   _sequence_variant("lstm", start_every_step_from_h0=True))],
-                sequence_backward_mistakes=[*_lstm_sequence_order[1],
-                                            Mistake(CELL_THROUGH_TIME, "gradients", _cell_gradient_cut)]),
+                backward_mistakes=lstm_backward_mistakes,
+                sequence_forward_mistakes=lstm_sequence_forward_mistakes,
+                sequence_backward_mistakes=lstm_sequence_backward_mistakes),
     *_recurrent("gru",
-                forward_mistakes=[*_gru_order[0], *_gru_swapped[0], Mistake(RESET_AFTER, "output", _reset_after[0])],
-                backward_mistakes=[*_gru_order[1], *_gru_swapped[1], Mistake(RESET_AFTER, "gradients", _reset_after[1])],
-                sequence_forward_mistakes=[*_gru_sequence_order[0], *_gru_sequence_swapped[0],
-                                           Mistake(RESET_AFTER, "output", _sequence_reset_after[0]),
-                                           Mistake(FROM_PREVIOUS, "output",
-                                                   _sequence_variant("gru", start_every_step_from_h0=True))],
-                sequence_backward_mistakes=[*_gru_sequence_order[1], *_gru_sequence_swapped[1],
-                                            Mistake(RESET_AFTER, "gradients", _sequence_reset_after[1])]),
+                forward_mistakes=gru_forward_mistakes,
+                backward_mistakes=gru_backward_mistakes,
+                sequence_forward_mistakes=gru_sequence_forward_mistakes,
+                sequence_backward_mistakes=gru_sequence_backward_mistakes),
     *layer(A, M, "word_embedding_forward", "word_embedding_backward", ref.word_embedding, embedding_cases, ("W",),
            summary="word embedding lookup",
-           backward_mistakes=[Mistake(REPEATS, "gradients", _repeats_not_accumulated)]),
+           backward_mistakes=word_embedding_backward_mistakes),
     *layer(A, M, "temporal_affine_forward", "temporal_affine_backward", ref.temporal_affine, temporal_affine_cases,
            ("x", "w", "b"), summary="affine layer at every time step"),
     *loss(A, M, "temporal_softmax_loss", ref.temporal_softmax_loss, softmax_cases, ("x",),
           summary="masked softmax loss over time",
           variants=stability(spread_softmax_cases, [EXTREME_SCORES], what="time steps"),
-          mistakes=[Mistake(OVER_NT, "loss", _loss_scaled(lambda case: 1 / case.args["x"].shape[1])),
-                    Mistake(OVER_NT, "gradients", _loss_scaled(lambda case: 1 / case.args["x"].shape[1])),
-                    Mistake(OVER_UNMASKED, "loss", _loss_scaled(
-                        lambda case: len(case.args["x"]) / max(1, int(case.args["mask"].sum())))),
-                    Mistake(OVER_UNMASKED, "gradients", _loss_scaled(
-                        lambda case: len(case.args["x"]) / max(1, int(case.args["mask"].sum())))),
-                    Mistake(MASK_IGNORED, "loss", _mask_ignored("loss")),
-                    Mistake(MASK_IGNORED, "gradients", _mask_ignored("gradients"))],
+          mistakes=temporal_softmax_loss_mistakes,
           extra=[Property("masked_steps_contribute_nothing",
                           "scores and labels at masked steps change neither the loss nor the gradient, "
                           "and dx is exactly 0 there", _masked_steps_contribute_nothing, cases=masked_cases)]),

@@ -245,3 +245,37 @@ def _through_time_mistakes(kind: str) -> list[Mistake]:
                 for names in (WEIGHTS, ("Wx",), ("Wh",), ("b",))]
     return [*assigned, Mistake(DH0, "gradients", _dh0_zero),
             Mistake(EVERY_H, "gradients", _only_last_upstream(SEQUENCE_REFERENCE[kind]))]
+
+
+# Known mistakes of each exercise, by the function they are shown for
+
+rnn_forward_mistakes = [Mistake(WH_TRANSPOSED, "output", lambda case, right, _: evaluate(
+          ref.rnn_step, {**case.args, "Wh": case.args["Wh"].T}).output)]
+rnn_backward_mistakes = [Mistake(TANH_DERIVATIVE, "gradients", _tanh_derivative_without_square)]
+rnn_sequence_forward_mistakes = [Mistake(FROM_PREVIOUS, "output",
+                                         _sequence_variant("rnn", start_every_step_from_h0=True))]
+lstm_backward_mistakes = [*_lstm_order[1], Mistake(DNEXT_C, "gradients", _dnext_c_ignored),
+                          Mistake(DPREV_C, "gradients", _dprev_c_without_h_path)]
+lstm_sequence_forward_mistakes = [*_lstm_sequence_order[0],
+                                  Mistake(C0_ZERO, "output", _sequence_variant("lstm", c0="h0")),
+                                  Mistake(FROM_PREVIOUS, "output",
+                                          _sequence_variant("lstm", start_every_step_from_h0=True))]
+lstm_sequence_backward_mistakes = [*_lstm_sequence_order[1],
+                                   Mistake(CELL_THROUGH_TIME, "gradients", _cell_gradient_cut)]
+gru_forward_mistakes = [*_gru_order[0], *_gru_swapped[0], Mistake(RESET_AFTER, "output", _reset_after[0])]
+gru_backward_mistakes = [*_gru_order[1], *_gru_swapped[1], Mistake(RESET_AFTER, "gradients", _reset_after[1])]
+gru_sequence_forward_mistakes = [*_gru_sequence_order[0], *_gru_sequence_swapped[0],
+                                 Mistake(RESET_AFTER, "output", _sequence_reset_after[0]),
+                                 Mistake(FROM_PREVIOUS, "output",
+                                         _sequence_variant("gru", start_every_step_from_h0=True))]
+gru_sequence_backward_mistakes = [*_gru_sequence_order[1], *_gru_sequence_swapped[1],
+                                  Mistake(RESET_AFTER, "gradients", _sequence_reset_after[1])]
+word_embedding_backward_mistakes = [Mistake(REPEATS, "gradients", _repeats_not_accumulated)]
+temporal_softmax_loss_mistakes = [Mistake(OVER_NT, "loss", _loss_scaled(lambda case: 1 / case.args["x"].shape[1])),
+                                  Mistake(OVER_NT, "gradients", _loss_scaled(lambda case: 1 / case.args["x"].shape[1])),
+                                  Mistake(OVER_UNMASKED, "loss", _loss_scaled(
+                                      lambda case: len(case.args["x"]) / max(1, int(case.args["mask"].sum())))),
+                                  Mistake(OVER_UNMASKED, "gradients", _loss_scaled(
+                                      lambda case: len(case.args["x"]) / max(1, int(case.args["mask"].sum())))),
+                                  Mistake(MASK_IGNORED, "loss", _mask_ignored("loss")),
+                                  Mistake(MASK_IGNORED, "gradients", _mask_ignored("gradients"))]

@@ -13,27 +13,24 @@ checks in `checks`.
 from __future__ import annotations
 
 from hypothesis import strategies as st
-import numpy as np
 
 import dlgrade.reference.a6_attention.attention as ref
-from dlgrade.checkers.declare import (cases, evaluate, examples, Exercise, layer, Mistake, output_properties, Property,
-                                      stability, Target)
+from dlgrade.checkers.declare import cases, examples, Exercise, layer, output_properties, Property, stability, Target
 
 from .inputs import (_additive, _additive_spread, _big_additive, _big_multihead, _dot, _dot_spread, _masking,
                      _multihead, _multihead_spread, _sizes, _softmax, additive_cases, additive_sizes, big_dot_cases,
                      BIG_LENS, big_softmax_cases, dot_cases, dot_sizes, multihead_cases, multihead_sizes, pe_cases,
                      pe_rotation_cases, softmax_cases, spread_softmax_cases, stable_softmax_case)
-from .mistakes import (_interleaved_heads, _pe_layout, _scale_mistakes, _softmax_over_queries, _with_scale, EXPONENT,
-                       HEAD_SIZE, INTERLEAVE_PE, INTERLEAVED, LAST_AXIS, NO_SCALE, ROWS_APART, SWAPPED)
+from .mistakes import (_scale_mistakes, masked_softmax_backward_mistakes, masked_softmax_forward_mistakes,
+                       multihead_attention_forward_mistakes, positional_encoding_mistakes, ROWS_APART)
 from .checks import (_attention_extras, _fixed_rotation, _masked_gradient_zero, _per_query_lens, _sin_cos_pairs,
                      _softmax_zeros, _spread_variant, A)
 
 
 def _positional_encoding() -> Exercise:
-    mistakes = [Mistake(SWAPPED, "output", _pe_layout("swapped")), Mistake(INTERLEAVE_PE, "output", _pe_layout("halves")),
-                Mistake(EXPONENT, "output", _pe_layout("exponent"))]
     # No float input, so no float32 variant; nothing to modify.
-    generic = [p for p in output_properties(Target("positional_encoding"), ref.positional_encoding, pe_cases, mistakes)
+    generic = [p for p in output_properties(Target("positional_encoding"), ref.positional_encoding, pe_cases,
+                                                   positional_encoding_mistakes)
                if p.name not in ("preserves_float32", "inputs_unchanged")]
     return Exercise("positional_encoding", A, "attention", "sinusoidal positional encoding", generic + [
         Property("sin_cos_pairs", "each column pair (2j, 2j+1) is (sin, cos) of one angle, 0 at position 0", _sin_cos_pairs,
@@ -42,13 +39,17 @@ def _positional_encoding() -> Exercise:
                  _fixed_rotation, cases=pe_rotation_cases),
     ], pe_cases)
 
+
+# ---------------------------------------------------------------------------------------------
+# The exercises
+
 EXERCISES = [
     *layer(A, "attention", "masked_softmax_forward", "masked_softmax_backward", ref.masked_softmax, softmax_cases,
            ("x",), summary="masked softmax",
            variants=stability(spread_softmax_cases, [stable_softmax_case], hint=ROWS_APART,
                               extreme_hint="Subtract the row maximum (over the visible keys) before exp: scores of 1e5 "
                                            "then stay finite and warning-free."),
-           forward_mistakes=[Mistake(LAST_AXIS, "output", _softmax_over_queries)],
+           forward_mistakes=masked_softmax_forward_mistakes,
            forward_extra=[_softmax_zeros("masked_softmax_forward", softmax_cases,
                                          "masked_entries_exactly_zero: masked entries are exactly 0, the others sum to 1",
                                          False),
@@ -61,9 +62,7 @@ EXERCISES = [
            backward_extra=[_masked_gradient_zero("masked_softmax_backward", "masked_softmax_forward",
                                                  cases(_softmax, **{**_sizes(st.sampled_from(["batch", "query"])),
                                                                     "k": st.integers(2, 4)}), ("x",))],
-           backward_mistakes=[Mistake("The softmax backward is out * (dout - sum(out * dout, axis=-1, keepdims=True)).",
-                                      "gradients", lambda case, right, dout: {"x": evaluate(
-                                          ref.masked_softmax, case.args).output * dout})]),
+           backward_mistakes=masked_softmax_backward_mistakes),
     *layer(A, "attention", "dot_product_attention_forward", "dot_product_attention_backward", ref.dot_product_attention,
            dot_cases, ("q", "k", "v"), summary="scaled dot-product attention", forward_mistakes=_scale_mistakes,
            variants=[_spread_variant(_dot_spread, **dot_sizes)],
@@ -81,10 +80,7 @@ EXERCISES = [
     *layer(A, "attention", "multihead_attention_forward", "multihead_attention_backward", ref.multihead_attention,
            multihead_cases, ("q", "k", "v", "params"), summary="multi-head attention",
            variants=[_spread_variant(_multihead_spread, **multihead_sizes)],
-           forward_mistakes=[Mistake(NO_SCALE, "output", _with_scale(ref.multihead_attention, lambda case: 1.0)),
-                             Mistake(HEAD_SIZE, "output", _with_scale(ref.multihead_attention,
-                                                                      lambda case: 1.0 / np.sqrt(case.args["q"].shape[-1]))),
-                             Mistake(INTERLEAVED, "output", _interleaved_heads)],
+           forward_mistakes=multihead_attention_forward_mistakes,
            forward_extra=_attention_extras("multihead_attention_forward", ref.multihead_attention, _multihead,
                                            multihead_sizes, [_big_multihead(lens) for lens in BIG_LENS]),
            backward_extra=[_masked_gradient_zero("multihead_attention_backward", "multihead_attention_forward",

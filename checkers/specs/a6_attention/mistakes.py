@@ -71,9 +71,21 @@ def _pe_layout(kind):
     return model
 
 
-# ---------------------------------------------------------------------------------------------
-# The exercises
-
 _scale_mistakes = [Mistake(NO_SCALE, "output", _with_scale(ref.dot_product_attention, lambda case: 1.0)),
                    Mistake(NO_SCALE, "output", _with_scale(ref.dot_product_attention,
                                                            lambda case: 1.0 / case.args["q"].shape[-1]))]
+
+
+# Known mistakes of each exercise, by the function they are shown for
+
+positional_encoding_mistakes = [Mistake(SWAPPED, "output", _pe_layout("swapped")),
+                                Mistake(INTERLEAVE_PE, "output", _pe_layout("halves")),
+                                Mistake(EXPONENT, "output", _pe_layout("exponent"))]
+masked_softmax_forward_mistakes = [Mistake(LAST_AXIS, "output", _softmax_over_queries)]
+masked_softmax_backward_mistakes = [Mistake("The softmax backward is out * (dout - sum(out * dout, axis=-1, keepdims=True)).",
+                                            "gradients", lambda case, right, dout: {"x": evaluate(
+                                                ref.masked_softmax, case.args).output * dout})]
+multihead_attention_forward_mistakes = [Mistake(NO_SCALE, "output", _with_scale(ref.multihead_attention, lambda case: 1.0)),
+                                        Mistake(HEAD_SIZE, "output", _with_scale(ref.multihead_attention,
+                                                                                 lambda case: 1.0 / np.sqrt(case.args["q"].shape[-1]))),
+                                        Mistake(INTERLEAVED, "output", _interleaved_heads)]

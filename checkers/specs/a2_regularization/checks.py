@@ -1,5 +1,5 @@
 """a2_regularization's own properties: statistical bounds, dropout's mask and rescaling, the
-normalisations' invariants and batch norm's running statistics.
+normalisations' invariants, batch norm's running statistics, the initialisers' statistics.
 
 Statistical checks are set for a false-failure rate of `FALSE_FAILURE_RATE` per check: a property
 makes at most three checks on a case and the profiles draw at most 100 cases, so a correct solution
@@ -13,19 +13,20 @@ import math
 from hypothesis import strategies as st
 import numpy as np
 
+import dlgrade.reference.a2_regularization.init as ref_init
 import dlgrade.reference.a2_regularization.normalization as ref_norm
 from dlgrade.checkers.declare import (ARGUMENTS, assert_matches, BACKWARD_NOT_CHECKED, best_effort, call_target, Case,
                                       cases, CORRECTNESS_WEIGHT, evaluate, examples, explain_interference, FLOAT32,
                                       float32_property, FLOAT64, fresh_property, INDEPENDENT_CACHES, mistake_hints,
                                       mixed_scales, optional, Property, PropertyFailure, require_array, require_like,
-                                      Run, Target, Tolerance, unchanged_property, UPSTREAM, upstream)
+                                      Run, sample, Target, Tolerance, unchanged_property, UPSTREAM, upstream)
 
-from .inputs import (_bn_spread, _dropout_cases, _EPSILONS, _ln_spread, _spread_columns, bn_unit_cases,
+from .inputs import (_bn_spread, _dropout_cases, _EPSILONS, _init_cases, _ln_spread, _spread_columns, bn_unit_cases,
                      dropout_rate_cases, dropout_seeded_cases, dropout_test_cases, dropout_train_cases, KEEP_ALL,
-                     ln_unit_cases)
-from .mistakes import (_dropout_expected, _dropout_vjp, _params, bn_forward_mistakes, dropout_backward_mistakes,
-                       dropout_forward_mistakes, KEEP_NOT_DROP, keep_rate_mistakes, NEW_MASK, running_mistakes,
-                       USE_SEED, WRITE_BACK)
+                     large_shapes, ln_unit_cases)
+from .mistakes import (_dropout_expected, _dropout_vjp, _params, _variance_mistakes, bn_forward_mistakes,
+                       dropout_backward_mistakes, dropout_forward_mistakes, fans_mistakes, KEEP_NOT_DROP,
+                       keep_rate_mistakes, NEW_MASK, running_mistakes, UNIFORM_NOT_NORMAL, USE_SEED, WRITE_BACK)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -327,3 +328,85 @@ def _running_statistics(ctx, case):
                 and np.array_equal(after[k], test_case.args["bn_param"][k])):
             raise PropertyFailure(f"test mode changed bn_param[{k!r}]",
                                   hints=["Only training updates the running statistics; test mode only reads them."])
+
+
+# ---------------------------------------------------------------------------------------------
+# Initialisers
+
+
+def compute_fans_properties() -> list[Property]:
+    """compute_fans's properties: it runs, and gives the contract's (fan_in, fan_out)."""
+    target = Target("compute_fans", ("fans",))
+
+    def fans(ctx, case):
+        got = call_target(ctx, target, case).outputs["fans"]
+        if not isinstance(got, (tuple, list)) or len(got) != 2 or not all(
+                np.ndim(v) == 0 and isinstance(v, (int, float, np.ndarray)) for v in got):
+            raise PropertyFailure("compute_fans should return a tuple of two ints (fan_in, fan_out)")
+        return np.array([float(v) for v in got])
+
+    def runs(ctx, case):
+        fans(ctx, case)
+
+    def matches(ctx, case):
+        got = fans(ctx, case)
+        want = np.array(ref_init.compute_fans(case.args["shape"]), dtype=np.float64)
+        if not np.array_equal(got, want):
+            raise PropertyFailure("compute_fans differs from the contract",
+                                  details=[f"shape {case.args['shape']}: expected (fan_in, fan_out) = "
+                                           f"{tuple(int(v) for v in want)}, got {tuple(got.tolist())}"],
+                                  hints=mistake_hints(fans_mistakes, "fans", case, want, got))
+
+    return [
+        Property("runs_on_valid_inputs", "compute_fans runs on dense (D, M) and convolution (F, C, HH, WW) shapes and "
+                 "returns two numbers", runs),
+        Property("matches_contract", "compute_fans gives (D, M) for a dense weight and (C·HH·WW, F·HH·WW) for a "
+                 "convolution", matches, weight=CORRECTNESS_WEIGHT),
+    ]
+
+
+def initializer_properties(name: str) -> list[Property]:
+    """An initialiser's properties beyond the sampler kind's: its samples' statistics, and for a
+    uniform one its bound."""
+    uniform = name.endswith("uniform")
+    mistakes = _variance_mistakes(name)
+
+    def statistics(ctx, case):
+        w, _ = sample(ctx, name, case)
+        variance, bound = ref_init.initializer_distribution(name, case.args["shape"])
+        n = w.size
+        mean, second = float(np.mean(w)), float(np.mean(w.astype(np.float64) ** 2))
+        if uniform:
+            mean_bound = hoeffding_bound(n, 2 * bound)
+            low, high = variance - hoeffding_bound(n, bound ** 2), variance + hoeffding_bound(n, bound ** 2)
+            law = f"U(−{bound:.4g}, {bound:.4g}) (Hoeffding bounds)"
+        else:
+            mean_bound = normal_mean_bound(n, variance)
+            low, high = (variance * r for r in chi_square_interval(n))
+            law = f"N(0, {variance:.4g}) (Gaussian and chi-square tail bounds)"
+        details = [f"{n} weights: mean {mean:.4g}, mean square {second:.4g}; for {law} a correct sample has "
+                   f"|mean| <= {mean_bound:.3g} and mean square in [{low:.4g}, {high:.4g}] "
+                   f"(each failing wrongly with probability below {FALSE_FAILURE_RATE:g})"]
+        if abs(mean) > mean_bound:
+            raise PropertyFailure(f"{name}'s weights do not have mean 0", details=details)
+        if not low <= second <= high:
+            relative = Tolerance(rtol=max(high / variance - 1, 1 - low / variance), atol=0.0)
+            raise PropertyFailure(f"{name}'s weights do not have variance {variance:.4g} (the contract's)",
+                                  details=details,
+                                  hints=mistake_hints(mistakes, "variance", case, variance, np.array(second), tol=relative))
+
+    def within_bounds(ctx, case):
+        w, _ = sample(ctx, name, case)
+        _, bound = ref_init.initializer_distribution(name, case.args["shape"])
+        largest = float(np.max(np.abs(w)))
+        # U(-a, a) never reaches beyond a; a few ulps of slack for a computed differently.
+        if largest > bound * (1 + 1e-12):
+            raise PropertyFailure(f"{name} drew a weight beyond the bound a of U(−a, a)",
+                                  details=[f"max |w| = {largest:.6g} > a = {bound:.6g}"], hints=[UNIFORM_NOT_NORMAL])
+
+    large = _init_cases(large_shapes)
+    return [
+        Property("sample_statistics", f"{name}'s weights have mean 0 and the contract's variance, within statistical "
+                 f"bounds (false-failure rate {FALSE_FAILURE_RATE:g} per check)", statistics, large, CORRECTNESS_WEIGHT),
+        *([Property("within_bounds", f"{name}'s weights lie in [−a, a]", within_bounds, large)] if uniform else []),
+    ]

@@ -1,6 +1,6 @@
 """What an exercise is: a named student function, the properties it is held to, and its points.
 
-An exercise is declared once, in `checkers/specs/<assignment>.py`; the generic property builders
+An exercise is declared once, in `checkers/specs/<assignment>/`; the generic property builders
 in `checkers/properties.py` turn one declaration (a layer pair, a loss, a function) into the
 `Exercise` objects defined here.
 """

@@ -1,6 +1,6 @@
 """Every declared exercise, with its points from the assignment's manifest.
 
-Declarations live in `checkers/specs/<assignment>.py` (a list `EXERCISES`), and, for the
+Declarations live in `checkers/specs/<assignment>/` (a list `EXERCISES`), and, for the
 exercises an instructor adds, in the course folder's `checks/specs/<assignment>.py`; points live
 in the course's `<assignment>/manifest.toml`, which the instructor edits. Which course is read is
 `dlgrade.assignments.active_source()` (the bundled curriculum unless a course folder is in use).

@@ -61,3 +61,52 @@ def test_specs_import_only_public_names_of_the_facade():
     private = {f"{p.relative_to(SPECS)}: {n}" for p in _spec_files() for m, names in _dlgrade_imports(p)
                if m == "dlgrade.checkers.declare" for n in names if n not in declare.__all__}
     assert private == set()
+
+
+#: The modules of a spec package, each importing of its package only the modules before it.
+SPEC_MODULES = ("inputs", "mistakes", "checks", "__init__")
+
+
+def _packages() -> list[Path]:
+    return sorted(p for p in SPECS.iterdir() if (p / "__init__.py").exists())
+
+
+def test_every_spec_is_a_package_of_known_modules():
+    assert _packages()
+    assert sorted(p.name for p in SPECS.glob("*.py")) == ["__init__.py"], "a spec outside a package"
+    strays = {f"{p.relative_to(SPECS)}" for pkg in _packages() for p in pkg.glob("*.py") if p.stem not in SPEC_MODULES}
+    assert strays == set()
+
+
+def _own_imports(path: Path) -> set[str]:
+    """The modules of its own package that a spec module imports."""
+    package = f"dlgrade.checkers.specs.{path.parent.name}"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(package):
+            found.add(node.module[len(package) + 1:] or "__init__")
+        elif isinstance(node, ast.ImportFrom) and node.level > 1:
+            found.add("..")
+    return found
+
+
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: p.name)
+def test_spec_modules_import_only_the_modules_before_them(package):
+    wrong = {}
+    for path in package.glob("*.py"):
+        allowed = set(SPEC_MODULES[:SPEC_MODULES.index(path.stem)])
+        if _own_imports(path) - allowed:
+            wrong[path.name] = sorted(_own_imports(path) - allowed)
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: p.name)
+def test_spec_init_holds_only_the_declarations(package):
+    """Mistakes and checks live in their own modules: __init__ writes no Mistake and no check function."""
+    tree = ast.parse((package / "__init__.py").read_text())
+    mistakes = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Mistake"]
+    nested = [inner.name for outer in tree.body if isinstance(outer, ast.FunctionDef)
+              for inner in ast.walk(outer) if isinstance(inner, ast.FunctionDef) and inner is not outer]
+    assert (mistakes, nested) == ([], [])

@@ -97,3 +97,22 @@ def test_entrypoint(built, tmp_path, kind):
     tests = {t["name"]: t for t in data["tests"]}
     assert set(tests) == set(EXERCISES)
     assert tests["relu_backward"]["points"] == (1 if kind == "correct" else 0)
+
+
+def test_no_file_of_the_submission_stands_in_for_a_module_of_the_grader(built, tmp_path):
+    """Started in the student's folder, the entrypoint still imports nothing from it: a
+    submitted tomllib.py (a module the grader imports) never runs in the grading process."""
+    root = tmp_path / "grade"
+    shutil.copytree(built / "serverFilesCourse", root / "serverFilesCourse")
+    student = root / "student"
+    student.mkdir()
+    (student / "layers.py").write_text(SUBMISSIONS["correct"])
+    marker = tmp_path / "ran"
+    for module in ("tomllib", "json", "numpy"):
+        (student / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').write('{module}')\nraise SystemExit\n")
+    env = {**os.environ, "DLGRADE_PRAIRIELEARN_ROOT": str(root),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run([root / BUNDLE / "run_grader"], env=env, capture_output=True, text=True, timeout=300,
+                         cwd=student)
+    assert run.returncode == 0 and not marker.exists(), (run.stderr, marker.exists() and marker.read_text())
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == 1.0

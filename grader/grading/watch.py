@@ -90,9 +90,15 @@ def changed_modules(paths: Iterable[Path], root: Path) -> set[tuple[str, str]]:
     return found
 
 
+#: Names through which a module can load another's code without an import statement.
+DYNAMIC_LOADING = frozenset({"__import__", "import_module", "importlib", "runpy", "exec", "eval", "compile", "open",
+                             "read_text", "read_bytes", "__file__", "__spec__", "__loader__", "spec_from_file_location"})
+
+
 def sibling_imports(source_file: Path, siblings: set[str]) -> set[str]:
     """The modules of `siblings` that the module in `source_file` imports (relatively, or by
-    their plain name). A file that cannot be read or parsed counts as importing them all."""
+    their plain name). A file that cannot be read or parsed, or that can load code by other
+    means (importlib, exec of a file's text: DYNAMIC_LOADING), counts as importing them all."""
     try:
         if source_file.stat().st_size > MAX_SOURCE_BYTES:
             return set(siblings)
@@ -103,6 +109,8 @@ def sibling_imports(source_file: Path, siblings: set[str]) -> set[str]:
         return set(siblings)
     found = set()
     for node in ast.walk(tree):
+        if (getattr(node, "id", None) or getattr(node, "attr", None)) in DYNAMIC_LOADING:
+            return set(siblings)  # it can reach any file of its folder without an import statement
         if isinstance(node, ast.Import):
             found |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):

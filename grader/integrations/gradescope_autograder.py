@@ -42,7 +42,9 @@ if [ ! -x "$ROOT/dlgrade-venv/bin/python" ]; then
     > "$ROOT/results/results.json"
   exit 0
 fi
-exec "$ROOT/dlgrade-venv/bin/python" -m dlgrade.grader.integrations.gradescope_autograder run
+# -I and a folder of the bundle: no file of the submission can stand in for a module the grader imports.
+cd "$ROOT/source"
+exec "$ROOT/dlgrade-venv/bin/python" -I -m dlgrade.grader.integrations.gradescope_autograder run
 """
 
 _SETUP = """#!/usr/bin/env bash

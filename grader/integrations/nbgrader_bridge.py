@@ -312,7 +312,10 @@ def _adds_nothing_reachable(before: str, added: str, names: set[str]) -> bool:
     if used & _INTROSPECTION:
         return False
     for node in added_tree.body:
-        if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.returns or node.name in used:
+        # A dunder (a module-level __getattr__ or __dir__) is how Python itself finds names that
+        # are not defined: it can supply any function, so it changes what the module holds.
+        if not isinstance(node, ast.FunctionDef) or node.decorator_list or node.returns or node.name in used \
+                or node.name.startswith("__"):
             return False
         arguments = node.args
         every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]

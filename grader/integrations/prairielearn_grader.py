@@ -37,7 +37,9 @@ _RUN_GRADER = """#!/usr/bin/env bash
 # dlgrade and writes /grade/results/results.json (written by `dlgrade prairielearn build`).
 set -u
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-exec python3 -m dlgrade.grader.integrations.prairielearn_grader run "$HERE"
+# -I and the bundle's folder: no file of the submission can stand in for a module the grader imports.
+cd "$HERE"
+exec python3 -I -m dlgrade.grader.integrations.prairielearn_grader run "$HERE"
 """
 
 _DOCKERFILE = """# The dlgrade grader image for PrairieLearn (written by `dlgrade prairielearn build`).

@@ -119,6 +119,11 @@ class Exercise:
     points: float = 0.0
     #: Other student functions this one is checked through (a backward needs its forward).
     needs: tuple[str, ...] = ()
+    #: The oracle whose gradients the exercise is judged against, and its differentiable inputs
+    #: (a backward, a loss): the reference is itself checked against finite differences on the
+    #: exercise's own cases (tests/test_reference_gradients.py).
+    reference: Callable | None = None
+    differentiable: tuple[str, ...] = ()
 
 
 class Context:

@@ -633,7 +633,8 @@ def layer(assignment: str, module: str, forward: str, backward: str, reference: 
         Exercise(backward, assignment, module, f"{summary}: backward",
                  backward_properties(target, backward, reference, cases, differentiable, backward_mistakes, variants,
                                      sum_axes)
-                 + list(backward_extra), cases, needs=(forward,)),
+                 + list(backward_extra), cases, needs=(forward,), reference=reference,
+                 differentiable=tuple(differentiable)),
     ]
 
 
@@ -644,7 +645,8 @@ def loss(assignment: str, module: str, name: str, reference: Callable, cases: st
     Each case's keys are the function's parameters, in any order (see `layer`)."""
     cases, variants = in_contract_order(assignment, name, cases, variants)
     return [Exercise(name, assignment, module, summary,
-                     loss_properties(name, reference, cases, differentiable, mistakes, variants) + list(extra), cases)]
+                     loss_properties(name, reference, cases, differentiable, mistakes, variants) + list(extra), cases,
+                     reference=reference, differentiable=tuple(differentiable))]
 
 
 def function(assignment: str, module: str, name: str, reference: Callable, cases: st.SearchStrategy,

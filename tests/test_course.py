@@ -350,3 +350,30 @@ def test_the_ci_of_a_course_release_checks_the_course_s_exercises(tmp_path, monk
     assert ran.exit_code in (0, 1), ran.output
     verdicts = json.loads((tmp_path / "v.json").read_text())["exercises"]
     assert sum(e["max_points"] for e in verdicts) == 38 + 4  # a1's points and GELU's, nothing else
+
+
+def test_a_prairielearn_grader_of_a_course_grades_the_course_s_own_exercise(tmp_path):
+    """The PrairieLearn bundle of a course grades with that course (GELU at its points); a
+    submission that does not parse is not gradable."""
+    root = init(tmp_path, A1)
+    add_gelu(root, points=2)
+    out = tmp_path / "pl"
+    built = CliRunner().invoke(main, ["prairielearn", "build", "--course", str(root), A1, str(out), "--seed", "9183",
+                                      "--exercise", "gelu_forward", "--exercise", "gelu_backward"])
+    assert built.exit_code == 0, built.output
+    bundle = Path("serverFilesCourse") / "dlgrade" / A1
+    assert (out / bundle / "course" / "checks" / "specs" / f"{A1}.py").is_file()
+    grade = tmp_path / "grade"
+    (grade / "serverFilesCourse").mkdir(parents=True)
+    os.rename(out / "serverFilesCourse", grade / "serverFilesCourse")
+    env = {k: v for k, v in os.environ.items() if k not in ("DLGRADE_COURSE_SEED", "DLGRADE_COURSE_SOURCE")}
+    env.update(DLGRADE_PRAIRIELEARN_ROOT=str(grade), PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}")
+    student = grade / "student"
+    for code, gradable, score in (((root / A1 / "layers.py").read_text(), True, 1.0), ("def gelu_forward(x:\n", False, 0)):
+        student.mkdir(exist_ok=True)
+        (student / "layers.py").write_text(code)
+        run = subprocess.run([grade / bundle / "run_grader"], env=env, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        data = json.loads((grade / "results" / "results.json").read_text())
+        assert data["gradable"] is gradable and data["score"] == score, data
+        assert {t["name"] for t in data["tests"]} == {"gelu_forward", "gelu_backward"} or not gradable

@@ -22,13 +22,15 @@ from dlgrade.checkers.memo import references
 torch.set_num_threads(1)
 
 
-def _to_torch(value: Any, grad: bool) -> Any:
+def to_torch(value: Any, grad: bool) -> Any:
+    """A case's argument as the references take it: float arrays as float64 tensors (requiring
+    gradients where `grad`), integer arrays as integer tensors, dicts of them as dicts."""
     if isinstance(value, np.ndarray):
         if np.issubdtype(value.dtype, np.floating):
             return torch.tensor(value, dtype=torch.float64, requires_grad=grad)
         return torch.from_numpy(value.copy())
     if isinstance(value, dict):
-        return {k: _to_torch(v, grad) for k, v in value.items()}
+        return {k: to_torch(v, grad) for k, v in value.items()}
     return value
 
 
@@ -42,9 +44,10 @@ def _to_numpy(value: Any) -> Any:
     return value
 
 
-def _leaves(value: Any) -> list[torch.Tensor]:
+def leaves(value: Any) -> list[torch.Tensor]:
+    """The tensors of a value (a tensor, or a dict of them), in order."""
     if isinstance(value, dict):
-        return [t for v in value.values() for t in _leaves(v)]
+        return [t for v in value.values() for t in leaves(v)]
     return [value]
 
 
@@ -60,7 +63,7 @@ class Evaluation:
 
     def __init__(self, oracle: Callable, args: dict[str, Any], differentiable: Sequence[str] = ()):
         self.differentiable = tuple(differentiable)
-        self.inputs = {k: _to_torch(v, k in self.differentiable) for k, v in args.items()}
+        self.inputs = {k: to_torch(v, k in self.differentiable) for k, v in args.items()}
         with torch.enable_grad():
             self._out = oracle(**self.inputs)
         self.output = _to_numpy(self._out)
@@ -71,7 +74,7 @@ class Evaluation:
         ups = list(upstream) if isinstance(upstream, tuple) else [upstream]
         ups = [torch.as_tensor(np.asarray(u, dtype=np.float64)) for u in ups]
         wrt = {name: self.inputs[name] for name in self.differentiable}
-        flat_wrt = [t for v in wrt.values() for t in _leaves(v)]
+        flat_wrt = [t for v in wrt.values() for t in leaves(v)]
         # Pulling the scalar <upstream, output> back (rather than passing grad_outputs) gives the
         # same vector-Jacobian product and spares torch a slow first-call import of sympy.
         pairing = sum((out * up).sum() for out, up in zip(outs, ups))
@@ -79,7 +82,7 @@ class Evaluation:
         grads = [np.zeros(t.shape) if g is None else g.detach().numpy().copy() for g, t in zip(grads, flat_wrt)]
         result, start = {}, 0
         for name, value in wrt.items():
-            n = len(_leaves(value))
+            n = len(leaves(value))
             result[name] = _regroup(grads[start:start + n], value)
             start += n
         return result

@@ -8,29 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
 from dlgrade.checkers.exercise import Case
+from dlgrade.checkers.oracle import leaves, to_torch
 from dlgrade.checkers.registry import all_exercises
 
 JUDGED = [e for e in all_exercises() if e.reference is not None and e.differentiable]
-
-
-def _tensor(value: Any, grad: bool) -> Any:
-    if isinstance(value, np.ndarray):
-        if np.issubdtype(value.dtype, np.floating):
-            return torch.tensor(value, dtype=torch.float64, requires_grad=grad)
-        return torch.from_numpy(value.copy())
-    if isinstance(value, dict):
-        return {k: _tensor(v, grad) for k, v in value.items()}
-    return value
-
-
-def _leaves(value: Any) -> list:
-    return [t for v in value.values() for t in _leaves(v)] if isinstance(value, dict) else [value]
 
 
 def _refill(value: Any, leaves: list) -> Any:
@@ -46,12 +32,12 @@ def reference_matches_finite_differences(exercise) -> None:
               suppress_health_check=list(HealthCheck))
     @given(exercise.cases)
     def holds(case: Case) -> None:
-        inputs = {k: _tensor(v, k in exercise.differentiable) for k, v in case.args.items()}
-        wrt = [t for name in exercise.differentiable for t in _leaves(inputs[name])
+        inputs = {k: to_torch(v, k in exercise.differentiable) for k, v in case.args.items()}
+        wrt = [t for name in exercise.differentiable for t in leaves(inputs[name])
                if isinstance(t, torch.Tensor) and t.requires_grad]
 
-        def oracle(*leaves: torch.Tensor):
-            given_leaves = list(leaves)
+        def oracle(*tensors: torch.Tensor):
+            given_leaves = list(tensors)
             args = {k: (_refill(v, given_leaves) if k in exercise.differentiable else v) for k, v in inputs.items()}
             out = exercise.reference(**args)
             outs = out if isinstance(out, tuple) else (out,)

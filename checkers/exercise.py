@@ -170,7 +170,10 @@ class Context:
              **kwargs: Any) -> CallOutcome:
         """Call a student function; a student error becomes a PropertyFailure.
         via: a trusted adapter that makes the call (see `Submission.call`)."""
-        outcome = self.try_call(function, *args, keep=keep, via=via, **kwargs)
+        return self.raise_for(function, self.try_call(function, *args, keep=keep, via=via, **kwargs))
+
+    def raise_for(self, function: str, outcome: CallOutcome) -> CallOutcome:
+        """The outcome of a call of `function`; a student error in it becomes a PropertyFailure."""
         if outcome.error is not None:
             error = outcome.error
             details = _traceback_lines(error)
@@ -230,6 +233,20 @@ class Context:
         return self.submission.call_batch([BatchCall(ex.assignment, self.module_of(function), function, tuple(args),
                                                      dict(kwargs), tuple(keep), via)
                                            for function, args, kwargs, keep, via in calls])
+
+    def call_together(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]]) -> list[CallOutcome]:
+        """Calls (function, args, kwargs, keep, via) of one property that do not depend on each
+        other's results, made for real, in order, in one message to a sandboxed worker: the
+        student sees the same calls in the same order as when they are made one by one. Nothing
+        is served from the case's memory nor remembered for another property; the caches they
+        keep are dropped with the case, like those of any call."""
+        outcomes = self.call_many(calls)
+        if self._memory is not None:
+            for (_, args, kwargs, _, _), outcome in zip(calls, outcomes):
+                self._memory.used |= {h.id for h in _handles_in(args, kwargs)}
+                if outcome.error is None:
+                    self._memory.kept |= set(_handles_in(outcome.value, {}))
+        return outcomes
 
     def forget(self, handle: Handle) -> None:
         """Drop a cache the student's side keeps for us (a cache the pass may still serve is

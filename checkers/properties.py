@@ -91,10 +91,30 @@ class Called:
 def call_target(ctx: Context, target: Target, case: Case) -> Called:
     """Call `target` with the case's arguments, in the order of its parameters in the contract,
     and check the structure of what comes back."""
-    n = len(target.outputs)
-    keep = (n,) if target.cache else ()
+    (function, args, _, keep, _), sent = target_call(ctx, target, case)
+    return called_from(target, sent, ctx.call(function, *args, keep=keep))
+
+
+def call_targets(ctx: Context, target: Target, cases: Sequence[Case]) -> list[Called]:
+    """`call_target` on each case, the calls made in one message to the worker (see
+    `Context.call_together`); the first call that failed, in order, is the failure."""
+    made = [target_call(ctx, target, case) for case in cases]
+    outcomes = ctx.call_together([call for call, _ in made])
+    return [called_from(target, sent, ctx.raise_for(target.function, outcome))
+            for (_, sent), outcome in zip(made, outcomes)]
+
+
+def target_call(ctx: Context, target: Target, case: Case) -> tuple[tuple, Case]:
+    """The call (function, args, kwargs, keep, via) of `target` on the case, and the case in
+    call order (as it is sent)."""
+    keep = (len(target.outputs),) if target.cache else ()
     case = in_call_order(ctx.exercise.assignment, target.function, case)
-    outcome = ctx.call(target.function, *case.args.values(), keep=keep)
+    return (target.function, tuple(case.args.values()), {}, keep, None), case
+
+
+def called_from(target: Target, case: Case, outcome: CallOutcome) -> Called:
+    """What a call of `target` on `case` gave back, its structure checked."""
+    n = len(target.outputs)
     value = outcome.value
     if target.cache or n > 1:
         expected_len = n + int(target.cache)
@@ -351,25 +371,41 @@ def forward_for_backward(ctx: Context, forward: Target, reference: Callable, cas
     reference's evaluation of the case. The forward's outputs must have the reference's
     structure and shapes: otherwise the backward cannot be judged (the upstream gradient has the
     reference's shapes) and the failure blames the forward."""
+    return _checked_forwards(ctx, forward, reference, [case], differentiable,
+                             lambda: [call_target(ctx, forward, case)])[0]
+
+
+def forwards_for_backward(ctx: Context, forward: Target, reference: Callable, cases: Sequence[Case],
+                          differentiable: Sequence[str] = ()) -> list[tuple[Called, Evaluation]]:
+    """`forward_for_backward` on several cases, the forwards made in one message to the worker."""
+    return _checked_forwards(ctx, forward, reference, cases, differentiable, lambda: call_targets(ctx, forward, cases))
+
+
+def _checked_forwards(ctx: Context, forward: Target, reference: Callable, cases: Sequence[Case],
+                      differentiable: Sequence[str], make: Callable[[], list[Called]]) -> list[tuple[Called, Evaluation]]:
     try:
-        called = call_target(ctx, forward, case)
+        made = make()
     except PropertyFailure as failure:
         failure.summary = f"could not get a cache from {forward.function}: {failure.summary}"
         failure.args = (failure.summary,)
         raise
-    ev = evaluate(reference, case.args, differentiable)
-    want = _as_outputs(forward, ev.output)
-    for name in forward.outputs:
-        try:
-            require_like(name, called.outputs[name], want[name])
-        except PropertyFailure as failure:
-            if called.cache is not None:
-                ctx.forget(called.cache)
-            raise PropertyFailure(f"{BACKWARD_NOT_CHECKED}: your {forward.function}'s {failure.summary}",
-                                  details=failure.details,
-                                  hints=[f"Fix {forward.function} first (see its own checks): the backward is checked "
-                                         f"on the cache of a forward whose outputs have the contract's shapes."])
-    return called, ev
+    checked = []
+    for called, case in zip(made, cases):
+        ev = evaluate(reference, case.args, differentiable)
+        want = _as_outputs(forward, ev.output)
+        for name in forward.outputs:
+            try:
+                require_like(name, called.outputs[name], want[name])
+            except PropertyFailure as failure:
+                if called.cache is not None:
+                    ctx.forget(called.cache)
+                raise PropertyFailure(f"{BACKWARD_NOT_CHECKED}: your {forward.function}'s {failure.summary}",
+                                      details=failure.details,
+                                      hints=[f"Fix {forward.function} first (see its own checks): the backward is "
+                                             f"checked on the cache of a forward whose outputs have the contract's "
+                                             f"shapes."])
+        checked.append((called, ev))
+    return checked
 
 
 def backward_properties(forward: Target, backward: str, reference: Callable, cases: st.SearchStrategy,
@@ -454,11 +490,17 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
 
     def independent(ctx, pair):
         first, second = pair.args["first"], pair.args["second"]
-        (a, ev_a), (b, ev_b) = (forward_for_backward(ctx, forward, reference, c, differentiable) for c in (first, second))
+        # Two messages to the worker (the forwards, then the backwards), in the order that one
+        # call after another would make them.
+        (a, ev_a), (b, ev_b) = forwards_for_backward(ctx, forward, reference, (first, second), differentiable)
         ups_a, ups_b = upstream_for(first, ev_a), upstream_for(second, ev_b)
-        for label, case, called, ev, ups in (("second", second, b, ev_b, ups_b), ("first", first, a, ev_a, ups_a),
-                                             ("first, again", first, a, ev_a, ups_a)):
-            grads, _ = grads_of(ctx, case, ups, called.cache)
+        order = (("second", second, b, ev_b, ups_b), ("first", first, a, ev_a, ups_a),
+                 ("first, again", first, a, ev_a, ups_a))
+        outcomes = ctx.call_together([(backward, (*ups.values(), called.cache), {}, (), None)
+                                      for _, _, called, _, ups in order])
+        for (label, case, called, ev, ups), outcome in zip(order, outcomes):
+            ctx.raise_for(backward, outcome)
+            grads = unpack_gradients(backward, outcome.value, {n: case.args[n] for n in differentiable})
             try:
                 check_shapes(case, grads, ups)
                 assert_matches("gradients", gradient_names(grads), gradient_names(reference_grads(ev, ups)))

@@ -240,3 +240,35 @@ def test_memory_is_bounded_for_the_whole_tree_without_a_cgroup(tmp_path, monkeyp
     assert outcome.error is not None and "GiB together" in outcome.error.message, outcome
     assert held < 3 << 30, f"the tree held {held / 2**30:.2f} GiB"
     assert no_process_left(mark) == []
+
+
+@pytest.mark.parametrize("in_cgroup", [False, True], ids=["proc", "cgroup"])
+def test_the_tree_s_files_stay_open_only_for_its_live_processes(in_cgroup, monkeypatch):
+    """The tree reads its processes' /proc files through descriptors it keeps open between
+    looks: a process that ends gives its descriptors back, a reused pid is read as the new
+    process, and closing the tree closes them all."""
+    from dlgrade.grader.boundary.worker_tree import Cgroup, WorkerTree
+
+    group = Cgroup.create(f"test-{os.getpid()}-{time.monotonic_ns()}") if in_cgroup else None
+    if in_cgroup and group is None:
+        pytest.skip("no writable cgroup v2 here")
+    script = "import subprocess, sys, time\nfor _ in range(30):\n    subprocess.run(['true'])\ntime.sleep(30)\n"
+    proc = subprocess.Popen([sys.executable, "-c", script],
+                            preexec_fn=(lambda: open(group.path / "cgroup.procs", "w").write("0")) if group else None)
+    tree = WorkerTree(proc.pid, None, group)
+    own = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+    try:
+        before = own()
+        for _ in range(200):  # while the children come and go
+            cpu = tree.cpu_seconds() if group is None else None
+            tree.pids()
+            time.sleep(0.005)
+        assert own() - before <= 2 * len(tree.pids()) + 2
+        assert proc.pid in tree.pids() and (cpu is None or cpu >= 0)
+    finally:
+        proc.kill()
+        proc.wait()
+        tree.close()
+        if group is not None:
+            group.remove(wait=1)
+    assert own() <= before

@@ -193,6 +193,44 @@ def test_a_hung_call_is_stopped_and_the_next_call_gets_a_fresh_worker(tmp_path):
         assert sub.call(A1, "layers", "relu_forward", [np.ones(2)], keep=(1,)).error is None
 
 
+@pytest.mark.parametrize("mode", ["worker-alone", "bwrap", "landlock"])
+def test_each_call_is_told_whether_it_drew_from_numpy_s_global_random_state(tmp_path, monkeypatch, mode):
+    """The worker keeps the global state after one call as the state before the next (nothing
+    else runs there): a draw is blamed on the call that made it and never on the next, even
+    when that call raised (an error's outcome says nothing of draws); a draw at import time is
+    nobody's call's."""
+    path = planted(tmp_path, "layers", """
+        np.random.rand()  # at import
+        def relu_forward(x):
+            return np.maximum(x, 0), (x,)
+        def tanh_forward(x):
+            return np.tanh(x) + 0 * np.random.randn(), (x,)  # a scalar: every second draw is the cached one
+        def sigmoid_forward(x):
+            np.random.rand()
+            raise ValueError("after a draw")
+    """)
+    losses = path / A1 / "losses.py"
+    losses.write_text(losses.read_text() + "\n\nnp.random.rand()  # imported after the calls above\n")
+    if mode == "worker-alone":
+        from dlgrade.grader.boundary.submission import InProcessSubmission
+        sub = InProcessSubmission(path, only_student_code=True)
+    else:
+        if mode == "bwrap" and bwrap_path() is None:
+            pytest.skip("bubblewrap is not installed on this machine")
+        if mode == "landlock":
+            monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+        sub = SandboxedSubmission(path)
+    with sub:
+        def drew(function):
+            outcome = sub.call(A1, "layers", function, [np.ones(3)])
+            return outcome.global_random_used
+        assert [drew(f) for f in ("relu_forward", "tanh_forward", "tanh_forward", "tanh_forward", "relu_forward",
+                                  "sigmoid_forward", "relu_forward")] == [False, True, True, True, False, False, False]
+        # losses.py is imported by this call, after the calls above: its draw is not the call's.
+        imported_now = sub.call(A1, "losses", "softmax_loss", [np.ones((2, 3)), np.array([0, 1])])
+        assert imported_now.error is None and not imported_now.global_random_used
+
+
 # -- the same verdicts in and out of the sandbox ------------------------------------------------------
 
 

@@ -708,6 +708,7 @@ class _Worker:
         # answering in its place) must not hold the trusted side in a write for ever.
         os.set_blocking(self._requests, False)
         self._answers, answers_write = os.pipe()
+        self._unread = bytearray()  # bytes of the worker's next answers, read ahead of their turn
         bwrap = self.owner.bwrap
         runtime = "/opt/dlgrade/runtime" if bwrap else str(self.owner._runtime)
         inside = "/opt/dlgrade/submission" if bwrap else str(self.home / "submission")
@@ -772,8 +773,9 @@ class _Worker:
         def in_the_sandbox() -> int:
             # The private /tmp and /dev/shm are tmpfs mounts in the worker's mount namespace,
             # reached through any of its processes' /proc/PID/root.
-            for pid in self.tree.pids() if self.tree else []:
-                if pid == self.proc.pid:
+            # Any process of the tree but bubblewrap's own will do: the last look's are enough.
+            for pid in self.tree.last_seen_pids() if self.tree else []:
+                if self.proc is None or pid == self.proc.pid:
                     continue
                 try:
                     return sum((s.f_blocks - s.f_bfree) * s.f_frsize
@@ -853,6 +855,7 @@ class _Worker:
             self.cgroup.remove()
             self.cgroup = None
         shutil.rmtree(self.home / "tmp", ignore_errors=True)  # its files go with it
+        self.tree.close()
         self.tree = None
         return status
 
@@ -989,19 +992,28 @@ class _Worker:
             select.select([], [self._requests], [], min(remaining, _TICK))
 
     def _receive(self, deadline: float, overrun) -> dict:
-        """One message from the worker; `overrun()` is called between waits and raises to stop."""
-        answers = self._answers
+        """One message from the worker; `overrun()` is called between waits and raises to stop.
+
+        The pipe is read in large pieces (a message's header and arrays, and the next answers
+        of a batch, usually come in one read); what is read past this message waits in
+        `_unread` for the next one."""
+        answers, unread = self._answers, self._unread
 
         def readinto(buffer: memoryview) -> int:
-            # The limits are looked at only while nothing arrives: an answer that is there is read.
-            while not select.select([answers], [], [], 0)[0]:
-                overrun()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError()
-                if select.select([answers], [], [], min(remaining, _TICK))[0]:
-                    break
-            return os.readv(answers, [buffer[:1 << 20]])
+            if not unread:
+                # The limits are looked at only while nothing arrives: an answer that is there is read.
+                while not select.select([answers], [], [], 0)[0]:
+                    overrun()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError()
+                    if select.select([answers], [], [], min(remaining, _TICK))[0]:
+                        break
+                unread.extend(os.read(answers, READ_AHEAD))
+            taken = min(len(buffer), len(unread))
+            buffer[:taken] = unread[:taken]
+            del unread[:taken]
+            return taken
 
         return wire.receive(_Reader(readinto))
 
@@ -1023,6 +1035,8 @@ class _Reader:
 
 #: The most calls one message to the worker carries.
 MAX_BATCH = 64
+#: The most bytes of the worker's answers read at once (see `_Worker._receive`).
+READ_AHEAD = 1 << 20
 
 
 def _array_bytes(value: Any) -> int:

@@ -398,8 +398,13 @@ class InProcessSubmission(Submission):
     """
 
     def __init__(self, root: Path | str, call_timeout: float = DEFAULT_CALL_TIMEOUT,
-                 forbidden: dict[str, list[str]] | None = None):
-        """forbidden: per assignment, the top-level packages its modules may not import."""
+                 forbidden: dict[str, list[str]] | None = None, only_student_code: bool = False):
+        """forbidden: per assignment, the top-level packages its modules may not import.
+        only_student_code: nothing but the submission's code runs in this process between calls
+        (the sandboxed worker), so numpy's global random state after one call is the state
+        before the next; in the checker's process, hypothesis reseeds it between calls."""
+        self.only_student_code = only_student_code
+        self._random_after: tuple | None = None
         self.root = Path(root)
         self.call_timeout = call_timeout
         self.forbidden = forbidden if forbidden is not None else forbidden_imports()
@@ -415,6 +420,7 @@ class InProcessSubmission(Submission):
     def _module(self, assignment: str, module: str) -> types.ModuleType | StudentError:
         key = (assignment, module)
         if key not in self._modules:
+            self._random_after = None  # an import is student code too, run outside any call
             self._modules[key] = self._load(assignment, module)
         return self._modules[key]
 
@@ -495,7 +501,8 @@ class InProcessSubmission(Submission):
             if message not in floating_point:
                 floating_point.append(message)
 
-        random_state = _global_random_state()
+        random_state = self._random_after if self.only_student_code and self._random_after is not None \
+            else _global_random_state()
         clock = _Clock()
         try:
             with _student_context(cpu_limit, wall_limit), contextlib.redirect_stdout(output), \
@@ -512,8 +519,9 @@ class InProcessSubmission(Submission):
             return self._outcome(StudentError("exception", f"{function} raised {type(e).__name__}: {e}", _student_traceback(e)), clock, output)
         finally:
             seconds = self._charge(clock)
+            self._random_after = _global_random_state()
         outcome = CallOutcome(seconds=seconds, output=output.getvalue(), warnings=floating_point,
-                              global_random_used=_global_random_state() != random_state)
+                              global_random_used=self._random_after != random_state)
         try:
             value = self._keep(value, keep)
             outcome.value = to_plain(value)

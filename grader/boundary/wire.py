@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -43,7 +42,7 @@ MAX_ARRAY_BYTES = 64 << 20
 #: Kept for callers that name the old single limit.
 MAX_MESSAGE_BYTES = MAX_HEADER_BYTES + MAX_ARRAY_BYTES
 _NUMERIC_KINDS = set("biufc")
-_BRACKET = re.compile(rb"[\[\]{}]")
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
 
 
 @dataclass(frozen=True)
@@ -152,10 +151,9 @@ def check_header(header: bytes) -> None:
     containers = structure.count(b"[") + structure.count(b"{")
     if containers + structure.count(b",") + structure.count(b":") > MAX_ELEMENTS:
         raise WireError(f"a header with more than {MAX_ELEMENTS} values")
-    depth = deepest = 0
-    for bracket in _BRACKET.finditer(structure):
-        depth += 1 if bracket.group() in (b"[", b"{") else -1
-        deepest = max(deepest, depth)
+    brackets = np.frombuffer(structure.translate(None, _NOT_BRACKETS), dtype=np.uint8)
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1)
+    deepest = int(np.cumsum(steps).max()) if steps.size else 0
     if deepest > MAX_DEPTH:
         raise WireError(f"a header nested {deepest} deep (at most {MAX_DEPTH})")
 

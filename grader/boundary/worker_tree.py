@@ -224,12 +224,60 @@ class _Seen:
     stalled: float = 0.0  # seconds ready to run without a CPU
 
 
-def _stat(pid: int) -> tuple[int, int, float, float, int] | None:
-    """(ppid, start time, own seconds, reaped children's seconds, RSS bytes) from /proc/PID/stat."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
+class _ProcFiles:
+    """Files of /proc/PID/ read through descriptors kept open for the processes named by the
+    caller (the tree's, read after every call). A descriptor stays with the process it was
+    opened for: once that process is gone it reads nothing, and the file is opened again, so a
+    reused pid is read as the new process it is."""
+
+    def __init__(self):
+        self._fds: dict[tuple[int, str], int] = {}
+
+    def read(self, pid: int, name: str, keep: bool) -> bytes | None:
+        """The contents of /proc/PID/NAME (None where it cannot be read); keep: keep its
+        descriptor open for the next read."""
+        fd = self._fds.pop((pid, name), None)
+        for attempt in range(2):
+            if fd is None:
+                try:
+                    fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+                except OSError:
+                    return None
+            try:
+                data = os.pread(fd, 4096, 0)
+            except OSError:
+                data = b""
+            if data:
+                if keep:
+                    self._fds[(pid, name)] = fd
+                else:
+                    os.close(fd)
+                return data
+            os.close(fd)
+            fd = None
+        return None
+
+    def keep_only(self, pids: set[int]) -> None:
+        """Close the descriptors of every process not in `pids`."""
+        for key in [k for k in self._fds if k[0] not in pids]:
+            os.close(self._fds.pop(key))
+
+    def close(self) -> None:
+        self.keep_only(set())
+
+
+def _stat(pid: int, files: _ProcFiles | None = None, keep: bool = False) -> tuple[int, int, float, float, int] | None:
+    """(ppid, start time, own seconds, reaped children's seconds, RSS bytes) from /proc/PID/stat
+    (read through `files` where given)."""
+    if files is not None:
+        data = files.read(pid, "stat", keep)
+    else:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+    if not data:
         return None
     try:
         fields = data[data.rindex(b")") + 2:].split()
@@ -266,9 +314,11 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def _run_delay(pid: int) -> float:
+def _run_delay(pid: int, files: _ProcFiles | None = None) -> float:
     """Seconds the process has waited, runnable, for a CPU (/proc/PID/schedstat)."""
     try:
+        if files is not None:
+            return int((files.read(pid, "schedstat", True) or b"").split()[1]) / 1e9
         with open(f"/proc/{pid}/schedstat", "rb") as f:
             return int(f.read().split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
@@ -379,6 +429,12 @@ class WorkerTree:
         self._ended = 0.0  # CPU seconds of processes of the tree that ended unreaped by it
         self._ended_stalled = 0.0
         self._cpu_floor = 0.0
+        self._files = _ProcFiles()  # the members' /proc files, kept open between looks
+
+    def close(self) -> None:
+        """Close the files kept open on the tree's processes."""
+        with self._lock:
+            self._files.close()
 
     # -- membership and CPU time -----------------------------------------------------------------
 
@@ -394,8 +450,9 @@ class WorkerTree:
                 return
         alive: dict[tuple[int, int], _Seen] = {}
         fresh: dict[tuple[int, int], _Seen] = {}
+        known = {key[0] for key in self._members} | {self.root}
         for pid in candidates:
-            stat = _stat(pid)
+            stat = _stat(pid, self._files, keep=in_cgroup or pid in known)
             if stat is None:
                 continue
             ppid, start, own, reaped, rss = stat
@@ -420,7 +477,7 @@ class WorkerTree:
                 grown = True
         self._others.update(fresh)
         for key, seen in alive.items():
-            seen.stalled = _run_delay(key[0])
+            seen.stalled = _run_delay(key[0], self._files)
         for key, last in self._members.items():
             if key not in alive:
                 self._ended_stalled += last.stalled
@@ -428,11 +485,20 @@ class WorkerTree:
                     # Ended, and not reaped by a process of the tree (whose own count then holds it).
                     self._ended += last.own + last.reaped
         self._members = alive
+        self._files.keep_only(member_pids)
 
     def pids(self) -> list[int]:
         """The processes of the tree now."""
         with self._lock:
             self._scan()
+            return [key[0] for key in self._members]
+
+    def last_seen_pids(self) -> list[int]:
+        """The processes of the tree at its last look, or now where it has not looked yet (for
+        what needs any one process of it, such as a way into its mount namespace)."""
+        with self._lock:
+            if not self._members:
+                self._scan()
             return [key[0] for key in self._members]
 
     def cpu_seconds(self) -> float:
@@ -469,10 +535,15 @@ class WorkerTree:
     def memory_bytes(self) -> int:
         """The memory the tree holds: memory.current where the kernel counts it, else the PSS
         of its processes plus its temporary files."""
+        return self.census()[0]
+
+    def census(self) -> tuple[int, int]:
+        """(the memory the tree holds, as `memory_bytes`; its number of processes), from one
+        look at /proc."""
         if self.cgroup is not None:
             current = self.cgroup.memory_bytes()
             if current is not None:
-                return current + (0 if self.tmp_in_ram else self.tmp_usage())
+                return current + (0 if self.tmp_in_ram else self.tmp_usage()), len(self.pids())
         with self._lock:
             self._scan()
             members = list(self._members.items())
@@ -480,7 +551,7 @@ class WorkerTree:
         rss = sum(s.rss for _, s in members)
         # RSS counts shared pages in every process that maps them, so it is an upper bound
         # that is cheap to read; PSS, exact but dearer, only when the bound is not enough.
-        return held + (rss if rss < self._pss_threshold else sum(_pss(key[0]) for key, _ in members))
+        return held + (rss if rss < self._pss_threshold else sum(_pss(key[0]) for key, _ in members)), len(members)
 
     _pss_threshold = 1 << 30
 
@@ -533,19 +604,19 @@ class Watchdog:
                                f"{self.tmp_bytes / 2**20:.0f} MiB a submission may write")
                 self.tree.kill()
                 return
+        if self.memory_bytes is None and self.processes is None:
+            return
+        held, count = self.tree.census()
         if self.memory_bytes is not None:
-            held = self.tree.memory_bytes()
             self.peak_bytes = max(self.peak_bytes, held)
             if held > self.memory_bytes:
                 self.reason = (f"its processes held {held / 2**30:.2f} GiB together (memory and temporary "
                                f"files), more than the {self.memory_bytes / 2**30:.2g} GiB a submission may use")
                 self.tree.kill()
                 return
-        if self.processes is not None:
-            count = len(self.tree.pids())
-            if count > self.processes:
-                self.reason = f"it ran {count} processes at once, more than the {self.processes} a submission may"
-                self.tree.kill()
+        if self.processes is not None and count > self.processes:
+            self.reason = f"it ran {count} processes at once, more than the {self.processes} a submission may"
+            self.tree.kill()
 
     def stop(self) -> None:
         self._stop.set()

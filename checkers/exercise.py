@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from dlgrade.checkers.memo import Unkeyable, copied, fingerprint
 from dlgrade.checkers.student_errors import numpy2_hints
-from dlgrade.grader.boundary.submission import BatchCall, CallOutcome, Handle, StudentError, Submission
+from dlgrade.grader.boundary.submission import (BatchCall, CallOutcome, Handle, StudentError, Submission, earlier,
+                                                outputs_have_shapes)
 
 
 @dataclass(frozen=True)
@@ -198,41 +199,98 @@ class Context:
         first, so the cache is in the state the property's own calls would have left it."""
         memory = self._memory
         key = memory.key(self, function, args, kwargs, keep, via) if memory is not None else None
-        if key is not None:
-            again = key in memory.made
-            memory.made.add(key)
-            served = memory.calls.get(key)
-            if not again and served is not None and memory.fresh(served.value):
-                self.calls_served += 1
-                for handle in _handles_in(args, kwargs):
-                    memory.pending.setdefault(handle.id, []).append((function, args, kwargs, (), via))
-                return copied(served)
+        served = self._serve(key, function, args, kwargs, via)
+        if served is not None:
+            return served
         # Calls this property was served on the caches it now uses again are made first, for
         # real, in the same message to the worker as this one.
         replays = [c for h in _handles_in(args, kwargs) for c in memory.pending.pop(h.id, [])] if memory else []
         outcome = self.call_many([*replays, (function, args, kwargs, keep, via)])[-1]
-        if memory is not None:
-            memory.used |= {h.id for h in _handles_in(args, kwargs)}
-            if outcome.error is None:
-                memory.kept |= set(_handles_in(outcome.value, {}))
-            earlier = memory.calls.get(key)
-            # The first call is the one served (a second one, by the property that made the
-            # first, may differ on purpose), unless the cache it kept has been used since.
-            if key is not None and outcome.error is None and not outcome.global_random_used and (
-                    earlier is None or not memory.fresh(earlier.value)):
-                memory.calls[key] = copied(outcome)
-                memory.origin.update({h.id: key for h in _handles_in(outcome.value, {})})
+        self._remember(key, args, kwargs, outcome)
         return outcome
 
-    def call_many(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]]) -> list[CallOutcome]:
+    def try_call_then(self, first: tuple[str, tuple, dict, tuple[int, ...], str | None],
+                      then: tuple[str, tuple, dict, tuple[int, ...], str | None],
+                      shapes: tuple[tuple[int, ...], ...]) -> tuple[CallOutcome, CallOutcome | None]:
+        """`try_call` of `first` (a call that keeps a cache), then, only where its first outputs
+        are arrays of exactly `shapes` (see `outputs_have_shapes`: what a property checks before
+        it goes on), `try_call` of `then` with that cache after its arguments. Where neither is
+        served from the case's memory, the two go in one message to the worker, and the worker
+        makes the second on the same condition: the student sees the calls that one call after
+        the other would make. Returns both outcomes, None for a second call not made."""
+        function, args, kwargs, keep, via = first
+        second, second_args, second_kwargs, second_keep, second_via = then
+        memory = self._memory
+        key = memory.key(self, function, args, kwargs, keep, via) if memory is not None else None
+        # Where the one call after the other would be served either call, they are made so.
+        after_key = memory.key_on_fresh_cache(self, then, key) if key is not None else None
+        if _handles_in(args, kwargs) or (memory is not None and (memory.servable(key) or memory.servable(after_key))):
+            outcome = self.try_call(function, *args, keep=keep, via=via, **kwargs)
+            cache = _cache_after(outcome, keep, shapes)
+            if cache is None:
+                return outcome, None
+            return outcome, self.try_call(second, *second_args, cache, keep=second_keep, via=second_via, **second_kwargs)
+        if key is not None:
+            memory.made.add(key)
+        outcome, after = self.call_many([first, (second, (*second_args, earlier(0)), second_kwargs, second_keep,
+                                                 second_via)], guarded={1: shapes})
+        self._remember(key, args, kwargs, outcome)
+        cache = _cache_after(outcome, keep, shapes)
+        if cache is None:
+            return outcome, None
+        made_args = (*second_args, cache)
+        if after_key is not None and memory.origin.get(cache.id) != key:
+            after_key = None  # the first call is not remembered: nor is a call on its cache
+        if after_key is not None:
+            memory.made.add(after_key)
+        self._remember(after_key, made_args, second_kwargs, after)
+        return outcome, after
+
+    def _serve(self, key: bytes | None, function: str, args: tuple, kwargs: dict, via: str | None) -> CallOutcome | None:
+        """A copy of the call another property made on this case, where it may be served (see
+        `try_call`), else None; either way the current property has now made the call."""
+        memory = self._memory
+        if key is None:
+            return None
+        again = key in memory.made
+        memory.made.add(key)
+        served = memory.calls.get(key)
+        if again or served is None or not memory.fresh(served.value):
+            return None
+        self.calls_served += 1
+        for handle in _handles_in(args, kwargs):
+            memory.pending.setdefault(handle.id, []).append((function, args, kwargs, (), via))
+        return copied(served)
+
+    def _remember(self, key: bytes | None, args: tuple, kwargs: dict, outcome: CallOutcome) -> None:
+        """Note in the case's memory a call made for real (see `try_call`)."""
+        memory = self._memory
+        if memory is None:
+            return
+        memory.used |= {h.id for h in _handles_in(args, kwargs)}
+        if outcome.error is None:
+            memory.kept |= set(_handles_in(outcome.value, {}))
+        earlier_call = memory.calls.get(key)
+        # The first call is the one served (a second one, by the property that made the
+        # first, may differ on purpose), unless the cache it kept has been used since.
+        if key is not None and outcome.error is None and not outcome.global_random_used and (
+                earlier_call is None or not memory.fresh(earlier_call.value)):
+            memory.calls[key] = copied(outcome)
+            memory.origin.update({h.id: key for h in _handles_in(outcome.value, {})})
+
+    def call_many(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]],
+                  guarded: dict[int, tuple[tuple[int, ...], ...]] | None = None) -> list[CallOutcome]:
         """Several calls (function, args, kwargs, keep, via) made for real, in order, in one
         message to a sandboxed worker (`Submission.call_batch`); an argument may name the cache
-        an earlier call of the same list keeps (`grader.boundary.submission.earlier`)."""
+        an earlier call of the same list keeps (`grader.boundary.submission.earlier`).
+        guarded: by index, the shapes that the call whose cache it is given must have returned
+        for it to be made (`BatchCall.requires_shapes`)."""
         ex = self.exercise
+        guarded = guarded or {}
         self.calls_made += len(calls)
         return self.submission.call_batch([BatchCall(ex.assignment, self.module_of(function), function, tuple(args),
-                                                     dict(kwargs), tuple(keep), via)
-                                           for function, args, kwargs, keep, via in calls])
+                                                     dict(kwargs), tuple(keep), via, guarded.get(i))
+                                           for i, (function, args, kwargs, keep, via) in enumerate(calls)])
 
     def call_together(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]]) -> list[CallOutcome]:
         """Calls (function, args, kwargs, keep, via) of one property that do not depend on each
@@ -275,6 +333,22 @@ class _CallMemory:
         """Whether every cache in `value` is still as the call that made it left it."""
         return all(h.id not in self.used for h in _handles_in(value, {}))
 
+    def servable(self, key: bytes | None) -> bool:
+        """Whether the call `key` identifies would be served to the property now running."""
+        served = self.calls.get(key) if key is not None else None
+        return served is not None and key not in self.made and self.fresh(served.value)
+
+    def key_on_fresh_cache(self, ctx: Context, call: tuple, made_by: bytes) -> bytes | None:
+        """The key of `call` (function, args, kwargs, keep, via) given, after its arguments, the
+        fresh cache of the call keyed `made_by` (before that call is made)."""
+        function, args, kwargs, keep, via = call
+        stand_in = Handle(-1)  # no cache the worker keeps has a negative id
+        self.origin[stand_in.id] = made_by
+        try:
+            return self.key(ctx, function, (*args, stand_in), kwargs, keep, via)
+        finally:
+            del self.origin[stand_in.id]
+
     def key(self, ctx: Context, function: str, args: tuple, kwargs: dict, keep: tuple[int, ...],
             via: str | None) -> bytes | None:
         """What identifies a call that may be remembered, or None where it may not: a cache
@@ -294,6 +368,14 @@ class _CallMemory:
             return fingerprint((function, ctx.module_of(function), via, keep, named(list(args)), named(kwargs)))
         except Unkeyable:  # a cache in an unknown state, or an object of the student's
             return None
+
+
+def _cache_after(outcome: CallOutcome, keep: tuple[int, ...], shapes: tuple[tuple[int, ...], ...]) -> Handle | None:
+    """The cache a call kept, where it succeeded with outputs of `shapes`; else None."""
+    if outcome.error is not None or not keep or not outputs_have_shapes(outcome.value, shapes):
+        return None
+    cache = outcome.value[keep[0]] if len(outcome.value) > keep[0] else None
+    return cache if isinstance(cache, Handle) else None
 
 
 def _handles_in(args: Any, kwargs: dict) -> list[Handle]:

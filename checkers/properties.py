@@ -382,7 +382,10 @@ def forwards_for_backward(ctx: Context, forward: Target, reference: Callable, ca
 
 
 def _checked_forwards(ctx: Context, forward: Target, reference: Callable, cases: Sequence[Case],
-                      differentiable: Sequence[str], make: Callable[[], list[Called]]) -> list[tuple[Called, Evaluation]]:
+                      differentiable: Sequence[str], make: Callable[[], list[Called]],
+                      evaluated: Sequence[Evaluation] | None = None) -> list[tuple[Called, Evaluation]]:
+    """The forwards `make()` made on `cases`, each checked against the reference's outputs
+    (evaluated: the reference's evaluations of the cases, where they are at hand)."""
     try:
         made = make()
     except PropertyFailure as failure:
@@ -390,8 +393,8 @@ def _checked_forwards(ctx: Context, forward: Target, reference: Callable, cases:
         failure.args = (failure.summary,)
         raise
     checked = []
-    for called, case in zip(made, cases):
-        ev = evaluate(reference, case.args, differentiable)
+    for i, (called, case) in enumerate(zip(made, cases)):
+        ev = evaluated[i] if evaluated is not None else evaluate(reference, case.args, differentiable)
         want = _as_outputs(forward, ev.output)
         for name in forward.outputs:
             try:
@@ -431,12 +434,27 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
     def reference_grads(ev: Evaluation, upstreams: dict[str, Any]) -> dict[str, Any]:
         return ev.vjp(tuple(upstreams.values()) if len(upstreams) > 1 else next(iter(upstreams.values())))
 
-    def forward_and_backward(ctx, case, dtype=None):
-        called, ev = forward_for_backward(ctx, forward, reference, case, differentiable)
+    def forward_then_backward(ctx, case, dtype=None, dx=differentiable):
+        """The student's forward on the case and, where its outputs have the reference's
+        shapes, the backward on its cache (the two in one message to the worker)."""
+        ev = evaluate(reference, case.args, dx)
         ups = upstream_for(case, ev, dtype)
-        grads, outcome = grads_of(ctx, case, ups, called.cache)
+        want = _as_outputs(forward, ev.output)
+        call, sent = target_call(ctx, forward, case)
+        shapes = tuple(np.shape(want[name]) for name in forward.outputs)
+        made, after = ctx.try_call_then(call, (backward, tuple(ups.values()), {}, (), None), shapes)
+        (called, ev), = _checked_forwards(ctx, forward, reference, [case], dx,
+                                          lambda: [called_from(forward, sent, ctx.raise_for(forward.function, made))],
+                                          evaluated=[ev])
+        if after is None:  # outputs that are not plain arrays: the backward is called now
+            after = ctx.try_call(backward, *ups.values(), called.cache)
         ctx.forget(called.cache)
-        return called, ev, ups, grads, outcome
+        return called, ev, ups, ctx.raise_for(backward, after)
+
+    def forward_and_backward(ctx, case, dtype=None):
+        called, ev, ups, outcome = forward_then_backward(ctx, case, dtype)
+        inputs = {n: case.args[n] for n in differentiable}
+        return called, ev, ups, unpack_gradients(backward, outcome.value, inputs), outcome
 
     def check_shapes(case, grads, ups, dtype=None):
         source = np.shape(next(iter(ups.values())))
@@ -473,10 +491,7 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
         vjp(ctx, case, diagnose=v.diagnose)
 
     def upstream_run(ctx, case) -> Run:
-        called, ev = forward_for_backward(ctx, forward, reference, case)
-        ups = upstream_for(case, ev)
-        outcome = ctx.call(backward, *ups.values(), called.cache)
-        ctx.forget(called.cache)
+        _, _, ups, outcome = forward_then_backward(ctx, case, dx=())
         return Run.single(backward, outcome, {f"d{name}": u for name, u in ups.items()})
 
     def backward_run(ctx, case) -> Run:

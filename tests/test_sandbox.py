@@ -231,6 +231,48 @@ def test_each_call_is_told_whether_it_drew_from_numpy_s_global_random_state(tmp_
         assert imported_now.error is None and not imported_now.global_random_used
 
 
+@pytest.mark.parametrize("mode", ["in-process", "bwrap", "landlock"])
+def test_a_batched_backward_is_made_only_on_a_forward_of_the_shapes_it_needs(tmp_path, monkeypatch, mode):
+    """A call that requires shapes of the call whose cache it gets is made only where that
+    call's first outputs are arrays of exactly those shapes: the student sees the calls that
+    the checker, one call after the other, would have made."""
+    from dlgrade.grader.boundary.submission import BatchCall, InProcessSubmission, earlier
+
+    path = planted(tmp_path, "layers", """
+        CALLS = []
+        def relu_forward(x):
+            return (np.maximum(x, 0) if x.size < 5 else np.maximum(x, 0)[:-1]), (x,)
+        def relu_backward(dout, cache):
+            CALLS.append(dout.shape)
+            return dout * (cache[0] > 0)
+        def tanh_forward(x):
+            return np.array(len(CALLS)), None
+    """)
+    if mode == "in-process":
+        sub = InProcessSubmission(path)
+    else:
+        if mode == "bwrap" and bwrap_path() is None:
+            pytest.skip("bubblewrap is not installed on this machine")
+        if mode == "landlock":
+            monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+        sub = SandboxedSubmission(path)
+
+    def pair(n: int, shapes):
+        return [BatchCall(A1, "layers", "relu_forward", (np.ones(n),), keep=(1,)),
+                BatchCall(A1, "layers", "relu_backward", (np.ones(n), earlier(0)), requires_shapes=shapes)]
+
+    with sub:
+        made = sub.call_batch(pair(3, ((3,),)))
+        assert made[0].error is None and made[1].error is None
+        wrong = sub.call_batch(pair(6, ((6,),)))  # the forward drops a row: the backward is not made
+        # (a crash the worker tells of is told in its words only as a detail)
+        assert wrong[0].error is None and wrong[1].error.kind == "crash"
+        assert "not called" in wrong[1].error.message + wrong[1].error.detail
+        unguarded = sub.call_batch(pair(6, None))
+        assert unguarded[1].error is None  # without the requirement it is made
+        assert int(sub.call(A1, "layers", "tanh_forward", [np.ones(1)]).value[0]) == 2
+
+
 # -- the same verdicts in and out of the sandbox ------------------------------------------------------
 
 

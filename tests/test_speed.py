@@ -399,3 +399,56 @@ def test_references_made_per_call_are_told_apart_by_what_they_close_over():
     assert np.array_equal(steps(double, x), [2.0, 4.0])
     assert np.array_equal(steps(negate, x), [-1.0, -2.0])
     assert np.array_equal(steps(double, x), [2.0, 4.0]) and references.hits == 1
+
+
+class RecordingSubmission(CountingSubmission):
+    """CountingSubmission that also keeps the order of the calls and counts the batches."""
+
+    def __init__(self, root):
+        super().__init__(root)
+        self.order: list[str] = []
+        self.batches = 0
+
+    def call(self, assignment, module, function, *args, **kwargs):
+        self.order.append(function)
+        return super().call(assignment, module, function, *args, **kwargs)
+
+    def call_batch(self, calls):
+        self.batches += 1
+        return super().call_batch(calls)
+
+
+def test_a_forward_then_its_backward_is_one_message_and_the_calls_one_after_the_other_would_be():
+    """`try_call_then` (a forward, then the backward on its cache) reaches the student with the
+    calls that `try_call` of one then the other makes, in the same order, with the same calls
+    served; where neither is served, the two go in one message."""
+    import numpy as np
+
+    from dlgrade.checkers.exercise import Context
+    from dlgrade.checkers.registry import select
+
+    (exercise,) = select(["affine_backward"])
+    case = _affine_case()
+    forward = ("affine_forward", tuple(case.args.values()), {}, (1,), None)
+    seen = {}
+    for paired in (False, True):
+        with RecordingSubmission(ASSIGNMENTS_DIR) as submission:
+            ctx = Context(exercise, submission)
+            ctx.on_case()
+            grads = []
+            for _ in range(3):  # three properties, one case
+                ctx.for_property()
+                if paired:
+                    made, after = ctx.try_call_then(forward, ("affine_backward", (np.ones((2, 4)),), {}, (), None),
+                                                    ((2, 4),))
+                else:
+                    made = ctx.call("affine_forward", *case.args.values(), keep=(1,))
+                    after = ctx.call("affine_backward", np.ones((2, 4)), made.value[1])
+                grads.append(after.value)
+                ctx.forget(made.value[1])
+            ctx.off_case()
+        seen[paired] = (submission.order, ctx.calls_served, submission.batches, grads)
+    assert seen[True][0] == seen[False][0] == ["affine_forward", "affine_backward", "affine_forward"]
+    assert seen[True][1] == seen[False][1] == 3
+    assert (seen[False][2], seen[True][2]) == (3, 2), "the first property's two calls were not one message"
+    assert all(np.array_equal(g, h) for a, b in zip(seen[True][3], seen[False][3]) for g, h in zip(a, b))

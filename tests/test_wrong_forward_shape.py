@@ -96,3 +96,27 @@ def test_a_wrongly_shaped_forward_blames_itself_and_costs_nothing_else(assignmen
             assert result.points == 0
             assert all(not p.checked for p in result.properties[1:]), exercise.name
             assert verdict(exercise_json(result)) == "fail (its forward is wrong)"
+
+
+def test_a_backward_is_never_called_on_the_cache_of_a_forward_of_the_wrong_shape(tmp_path):
+    """The forward and the backward go to the worker together, but the backward is made only
+    where the forward's outputs have the reference's shapes: a backward that would hang on the
+    cache of a wrong forward is never reached, and the verdict blames the forward."""
+    from dlgrade.grader.grading.session import run_checks
+    from helpers import planted
+
+    path = planted(tmp_path, "layers", """
+        def relu_forward(x):
+            out = np.maximum(x, 0)
+            return (out, (x,)) if x.shape[0] < 3 else (out[:-1], (x, "wrong"))
+        def relu_backward(dout, cache):
+            while len(cache) > 1:  # never ends on the cache of a wrong forward
+                pass
+            return dout * (cache[0] > 0)
+    """)
+    for sandbox in (False, True):
+        _, (result,) = run_checks(["relu_backward"], path, "grading", seed=5, sandbox=sandbox, exercise_timeout=20)
+        runs = result.properties[0]
+        assert runs.name == "runs_on_valid_inputs" and not runs.passed
+        assert runs.message.startswith(BACKWARD_NOT_CHECKED) and "relu_forward" in runs.message
+        assert result.student_seconds < 5, "the backward ran on a wrong forward's cache"

@@ -561,7 +561,9 @@ class SandboxedSubmission(Submission):
             ready.append(None)
             requests.append({"assignment": c.assignment, "module": c.module, "function": c.function,
                              "args": list(c.args), "kwargs": dict(c.kwargs), "keep": list(c.keep),
-                             "index": index, **({"via": c.via} if c.via else {})})
+                             "index": index, **({"via": c.via} if c.via else {}),
+                             **({"requires_shapes": [list(shape) for shape in c.requires_shapes]}
+                                if c.requires_shapes is not None else {})})
             names.append(c.function)
         cpu, wall = self.time_left(timeout), self.wall_left(timeout)
         if cpu <= 0 or wall <= 0:

@@ -116,6 +116,19 @@ class BatchCall:
     kwargs: dict = field(default_factory=dict)
     keep: tuple[int, ...] = ()
     via: str | None = None
+    #: Make the call only where the call whose cache it is given (`earlier(i)`) returned arrays
+    #: of exactly these shapes first (`outputs_have_shapes`): a backward is made on a forward's
+    #: cache only where the checker, one call after the other, would have gone on to make it.
+    requires_shapes: tuple[tuple[int, ...], ...] | None = None
+
+
+def outputs_have_shapes(value: Any, shapes: tuple[tuple[int, ...], ...]) -> bool:
+    """Whether `value` is a tuple whose first items are arrays of real numbers of exactly
+    `shapes`, in order (what the checker requires of a forward before it calls the backward)."""
+    if not isinstance(value, tuple) or len(value) < len(shapes):
+        return False
+    return all(isinstance(v, np.ndarray) and v.shape == tuple(shape) and v.dtype.kind in "fiub"
+               for v, shape in zip(value, shapes))
 
 
 def earlier(index: int) -> Handle:
@@ -147,6 +160,11 @@ def resolve_earlier(call: BatchCall, outcomes: list[CallOutcome]) -> tuple[list,
             if handle is None:
                 problem.append(CallOutcome(error=StudentError(
                     "crash", f"not called: call {index + 1} of its batch, which makes its cache, did not succeed")))
+                return value
+            if call.requires_shapes is not None and not outputs_have_shapes(made.value, call.requires_shapes):
+                problem.append(CallOutcome(error=StudentError(
+                    "crash", f"not called: the outputs of call {index + 1} of its batch do not have the shapes "
+                             f"it needs")))
                 return value
             return handle
         if isinstance(value, (list, tuple)):

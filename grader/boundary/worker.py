@@ -162,8 +162,10 @@ def serve(requests_fd: int, answers_fd: int) -> None:
 def _batch_call(request: dict):
     from dlgrade.grader.boundary.submission import BatchCall
 
+    shapes = request.get("requires_shapes")
     return BatchCall(request["assignment"], request["module"], request["function"], tuple(request["args"]),
-                     dict(request["kwargs"]), tuple(request["keep"]), request.get("via"))
+                     dict(request["kwargs"]), tuple(request["keep"]), request.get("via"),
+                     None if shapes is None else tuple(tuple(int(d) for d in shape) for shape in shapes))
 
 
 def _error(error) -> dict | None:

@@ -8,7 +8,7 @@ in `checkers/properties.py` turn one declaration (a layer pair, a loss, a functi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from hypothesis import strategies as st
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from dlgrade.checkers.memo import Unkeyable, copied, fingerprint
 from dlgrade.checkers.student_errors import numpy2_hints
 from dlgrade.grader.boundary.submission import (BatchCall, CallOutcome, Handle, StudentError, Submission, earlier,
-                                                outputs_have_shapes)
+                                                is_step, outputs_have_shapes)
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ class Context:
         if key is not None:
             memory.made.add(key)
         outcome, after = self.call_many([first, (second, (*second_args, earlier(0)), second_kwargs, second_keep,
-                                                 second_via)], guarded={1: shapes})
+                                                 second_via)], conditions={1: {"requires_shapes": shapes}})
         self._remember(key, args, kwargs, outcome)
         cache = _cache_after(outcome, keep, shapes)
         if cache is None:
@@ -279,26 +279,57 @@ class Context:
             memory.origin.update({h.id: key for h in _handles_in(outcome.value, {})})
 
     def call_many(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]],
-                  guarded: dict[int, tuple[tuple[int, ...], ...]] | None = None) -> list[CallOutcome]:
+                  conditions: dict[int, dict[str, Any]] | None = None) -> list[CallOutcome]:
         """Several calls (function, args, kwargs, keep, via) made for real, in order, in one
         message to a sandboxed worker (`Submission.call_batch`); an argument may name the cache
         an earlier call of the same list keeps (`grader.boundary.submission.earlier`).
-        guarded: by index, the shapes that the call whose cache it is given must have returned
-        for it to be made (`BatchCall.requires_shapes`)."""
+        conditions: by index, how a call depends on the calls before it (the fields
+        `requires_shapes`, `chained` and `step_shape` of `BatchCall`)."""
         ex = self.exercise
-        guarded = guarded or {}
+        conditions = conditions or {}
         self.calls_made += len(calls)
         return self.submission.call_batch([BatchCall(ex.assignment, self.module_of(function), function, tuple(args),
-                                                     dict(kwargs), tuple(keep), via, guarded.get(i))
+                                                     dict(kwargs), tuple(keep), via, **conditions.get(i, {}))
                                            for i, (function, args, kwargs, keep, via) in enumerate(calls)])
 
-    def call_together(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]]) -> list[CallOutcome]:
-        """Calls (function, args, kwargs, keep, via) of one property that do not depend on each
-        other's results, made for real, in order, in one message to a sandboxed worker: the
-        student sees the same calls in the same order as when they are made one by one. Nothing
-        is served from the case's memory nor remembered for another property; the caches they
-        keep are dropped with the case, like those of any call."""
-        outcomes = self.call_many(calls)
+    def would_call(self, function: str, *args: Any) -> bool:
+        """Whether `try_call(function, *args)` would reach the student (it is not served)."""
+        memory = self._memory
+        key = memory.key(self, function, args, {}, (), None) if memory is not None else None
+        return not (memory is not None and memory.servable(key))
+
+    def call_steps(self, function: str, first: tuple, later: Sequence[Any],
+                   shape: tuple[int, ...] | None) -> list[CallOutcome]:
+        """An update rule's run in one message to the worker: `function(*first)`, then for each
+        dw of `later`, `function(next_w, dw, config)` with the (next_w, config) the call before
+        returned, made only where that call returned a step (`is_step` with `shape`): the
+        calls `try_call` one after the other would make. Each is noted in the case's memory as
+        that call would be (a later step that another property had made with the same
+        arguments is made again here, where one call after the other would be served it)."""
+        calls = [(function, first, {}, (), None)] + [(function, (None, dw, None), {}, (), None) for dw in later]
+        links = {k + 1: {"chained": ((0, k, 0), (2, k, 1)), "step_shape": shape} for k in range(len(later))}
+        outcomes = self.call_many(calls, links)
+        memory, args = self._memory, first
+        for k, outcome in enumerate(outcomes):
+            if memory is not None:
+                key = memory.key(self, function, args, {}, (), None)
+                if key is not None:
+                    memory.made.add(key)
+                self._remember(key, args, {}, outcome)
+            if outcome.error is not None or not is_step(outcome.value, shape) or k + 1 == len(outcomes):
+                break
+            args = (outcome.value[0], later[k], outcome.value[1])
+        return outcomes
+
+
+    def call_together(self, calls: list[tuple[str, tuple, dict, tuple[int, ...], str | None]],
+                      conditions: dict[int, dict[str, Any]] | None = None) -> list[CallOutcome]:
+        """Calls (function, args, kwargs, keep, via) of one property that depend on each other's
+        results only through `conditions` (see `call_many`), made for real, in order, in one
+        message to a sandboxed worker: the student sees the same calls in the same order as when
+        they are made one by one. Nothing is served from the case's memory nor remembered for
+        another property; the caches they keep are dropped with the case, like those of any call."""
+        outcomes = self.call_many(calls, conditions)
         if self._memory is not None:
             for (_, args, kwargs, _, _), outcome in zip(calls, outcomes):
                 self._memory.used |= {h.id for h in _handles_in(args, kwargs)}

@@ -75,10 +75,15 @@ def student_steps(ctx: Context, rule: str, case: Case, words: RuleWords, strict:
     """Call the student's rule once per gradient, each call getting the config the previous
     call returned (and w the previous next_w)."""
     w, config = case.args["w"], case.args.get("config")
+    dws = case.args["dw_steps"]
+    first = ((w, dws[0]) if "config" not in case.args else (w, dws[0], config)) if len(dws) else ()
+    # A run no other property made on this case goes to the worker in one message.
+    run = ctx.call_steps(rule, first, dws[1:], w.shape if strict else None) \
+        if len(dws) and ctx.would_call(rule, *first) else None
     done = []
-    for k, dw in enumerate(case.args["dw_steps"]):
+    for k, dw in enumerate(dws):
         args = (w, dw) if (k == 0 and "config" not in case.args) else (w, dw, config)
-        outcome = ctx.call(rule, *args)
+        outcome = ctx.call(rule, *args) if run is None else ctx.raise_for(rule, run[k])
         next_w, config = unpack_step(rule, outcome.value, w, k + 1, strict, words)
         done.append(Step(next_w, config, outcome, dict(zip(RULE_PARAMETERS, args))))
         w = next_w
@@ -160,15 +165,32 @@ def update_rule(assignment: str, module: str, name: str, reference: Callable[[Ca
         runs_of = {"first": (first, first.args["w"], first.args.get("config"), []),
                    "second": (second, second.args["w"], second.args.get("config"), [])}
         longest = max(len(c.args["dw_steps"]) for c in (first, second))
+        # The two runs' steps alternate, in one message to the worker: each step is given what
+        # the same run's step before returned.
+        calls, links, order, last = [], {}, [], {}
+        for k in range(longest):
+            for label, (case, w, config, _) in runs_of.items():
+                if k >= len(case.args["dw_steps"]):
+                    continue
+                dw = case.args["dw_steps"][k]
+                # Each step comes after the one before it (of either run): where that one did not
+                # return a step, one call after the other would have stopped there.
+                after = ((-1, len(calls) - 1, 0),) if calls else ()
+                if label in last:
+                    links[len(calls)] = {"chained": ((0, last[label], 0), (2, last[label], 1)) + after,
+                                         "step_shape": w.shape}
+                    calls.append((name, (None, dw, None), {}, (), None))
+                else:
+                    links[len(calls)] = {"chained": after, "step_shape": w.shape}
+                    calls.append((name, (w, dw) + (() if "config" not in case.args else (config,)), {}, (), None))
+                last[label] = len(calls) - 1
+                order.append((k, label))
         try:
-            for k in range(longest):
-                for label, (case, w, config, got) in runs_of.items():
-                    if k >= len(case.args["dw_steps"]):
-                        continue
-                    args = (w, case.args["dw_steps"][k]) + (() if k == 0 and "config" not in case.args else (config,))
-                    next_w, config = unpack_step(name, ctx.call(name, *args).value, w, k + 1, True, words)
-                    got.append(Step(next_w, config, None, {}))
-                    runs_of[label] = (case, next_w, config, got)
+            for (k, label), outcome in zip(order, ctx.call_together(calls, links)):
+                case, w, config, got = runs_of[label]
+                next_w, config = unpack_step(name, ctx.raise_for(name, outcome).value, w, k + 1, True, words)
+                got.append(Step(next_w, config, None, {}))
+                runs_of[label] = (case, next_w, config, got)
             for label, (case, _, _, got) in runs_of.items():
                 want, _ = reference(case)
                 assert_matches("next_w", trajectory(got), {f"next_w after step {k + 1}": w for k, w in enumerate(want)})

@@ -522,3 +522,26 @@ def test_the_hint_about_globals_comes_only_where_the_rule_alone_is_right(tmp_pat
     assert not interleaved["sgd"].passed and not any(NOT_GLOBALS in h for h in interleaved["sgd"].hints)
     assert "wrong on its own too" in interleaved["sgd"].message
     assert not interleaved["sgd_momentum"].passed and any(NOT_GLOBALS in h for h in interleaved["sgd_momentum"].hints)
+
+
+def test_a_rule_is_never_called_on_what_a_step_that_was_not_one_returned(tmp_path):
+    """A run's steps go to the worker together, each given what the step before returned, but
+    a step is made only where the one before returned (next_w, config) of the right shape: a
+    rule that would hang on its own wrong return value is never given it, and the verdict is
+    the wrong structure, in either mode."""
+    from helpers import planted
+
+    path = planted(tmp_path, "optim", """
+        def sgd(w, dw, config=None):
+            while config is not None and "poisoned" in config:  # never ends on what a wrong step returned
+                pass
+            config = {} if config is None else config
+            next_w = w - config.setdefault("learning_rate", 1e-2) * dw
+            return (next_w, {"poisoned": 1}, "one too many") if w.size > 3 else (next_w, config)
+    """, assignment=A3)
+    for sandbox in (False, True):
+        _, (result,) = run_checks(["sgd"], path, "grading", seed=5, sandbox=sandbox, exercise_timeout=20)
+        runs = result.properties[0]
+        assert runs.name == "runs_on_valid_inputs" and not runs.passed
+        assert "should return a tuple (next_w, config); got a tuple of 3" in runs.message, runs.message
+        assert result.student_seconds < 5, "the rule was given what a wrong step returned"

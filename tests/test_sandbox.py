@@ -273,6 +273,52 @@ def test_a_batched_backward_is_made_only_on_a_forward_of_the_shapes_it_needs(tmp
         assert int(sub.call(A1, "layers", "tanh_forward", [np.ones(1)]).value[0]) == 2
 
 
+@pytest.mark.parametrize("mode", ["in-process", "bwrap", "landlock"])
+def test_an_update_rule_s_steps_in_one_batch_get_what_the_step_before_returned(tmp_path, monkeypatch, mode):
+    """Chained calls: each step is given the (next_w, config) the step before returned, as it
+    would be after crossing to the checker and back, and is made only where that step returned
+    a step of the shape asked for; a step that only comes after another needs it too."""
+    from dlgrade.grader.boundary.submission import BatchCall, InProcessSubmission
+
+    A3 = "a3_optimizers"
+    path = planted(tmp_path, "optim", """
+        CALLS = []
+        def sgd(w, dw, config=None):
+            CALLS.append(type(config).__name__)
+            config = {"learning_rate": 0.5} if config is None else config
+            next_w = w - config["learning_rate"] * dw
+            return (next_w if len(CALLS) != 2 else next_w[:1]), config
+        def sgd_momentum(w, dw, config=None):
+            return np.array(len(CALLS)), {}
+    """, assignment=A3)
+    if mode == "in-process":
+        sub = InProcessSubmission(path)
+    else:
+        if mode == "bwrap" and bwrap_path() is None:
+            pytest.skip("bubblewrap is not installed on this machine")
+        if mode == "landlock":
+            monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+        sub = SandboxedSubmission(path)
+    w, dw = np.ones(2), np.full(2, 0.5)
+
+    def step(k: int, position: int = 0):
+        links = ((position, k, 0), (2, k, 1)) if position == 0 else ((-1, k, 0),)
+        return BatchCall(A3, "optim", "sgd", (None, dw, None) if position == 0 else (w, dw), chained=links,
+                         step_shape=(2,))
+
+    with sub:
+        first, second, third = sub.call_batch([BatchCall(A3, "optim", "sgd", (w, dw)), step(0), step(1)])
+        assert first.error is None and np.allclose(first.value[0], 0.75) and first.value[1] == {"learning_rate": 0.5}
+        assert second.error is None and second.value[0].shape == (1,)  # the second call drops an item
+        assert third.error is not None and "not called" in third.error.message + third.error.detail
+        fourth, = sub.call_batch([BatchCall(A3, "optim", "sgd", (w, dw), {"config": {"learning_rate": 1.0}})])
+        assert np.allclose(fourth.value[0], 0.5)
+        only_after = sub.call_batch([BatchCall(A3, "optim", "sgd", (w, dw)), step(0, position=-1)])
+        assert only_after[1].error is None and np.allclose(only_after[1].value[0], 0.75)
+        count = sub.call(A3, "optim", "sgd_momentum", [w, dw]).value[0]
+        assert int(count) == 5, "a step was made after a step that was not one"
+
+
 # -- the same verdicts in and out of the sandbox ------------------------------------------------------
 
 

@@ -452,3 +452,23 @@ def test_a_forward_then_its_backward_is_one_message_and_the_calls_one_after_the_
     assert seen[True][1] == seen[False][1] == 3
     assert (seen[False][2], seen[True][2]) == (3, 2), "the first property's two calls were not one message"
     assert all(np.array_equal(g, h) for a, b in zip(seen[True][3], seen[False][3]) for g, h in zip(a, b))
+
+
+def test_an_update_rule_s_run_in_one_message_reaches_the_student_as_its_steps_one_by_one():
+    """A rule's run, sent as one chained message, makes the calls (in order, with the results)
+    that its steps made one after the other make."""
+    from dlgrade.checkers.exercise import Context
+
+    runs = {}
+    for chained in (True, False):
+        with pytest.MonkeyPatch.context() as patch:
+            if not chained:
+                patch.setattr(Context, "would_call", lambda self, function, *args: False)
+            submission = RecordingSubmission(ASSIGNMENTS_DIR)
+            (result,), _ = _check(["adam"], submission=submission)
+            submission.close()
+        runs[chained] = (submission.order, [(p.name, p.passed, p.message) for p in result.properties],
+                         submission.batches)
+    assert runs[True][0] == runs[False][0] and runs[True][1] == runs[False][1]
+    assert all(passed for _, passed, _ in runs[True][1])
+    assert runs[True][2] < runs[False][2] / 2, (runs[True][2], runs[False][2])

@@ -563,7 +563,10 @@ class SandboxedSubmission(Submission):
                              "args": list(c.args), "kwargs": dict(c.kwargs), "keep": list(c.keep),
                              "index": index, **({"via": c.via} if c.via else {}),
                              **({"requires_shapes": [list(shape) for shape in c.requires_shapes]}
-                                if c.requires_shapes is not None else {})})
+                                if c.requires_shapes is not None else {}),
+                             **({"chained": [list(link) for link in c.chained],
+                                 "step_shape": None if c.step_shape is None else list(c.step_shape)}
+                                if c.chained else {})})
             names.append(c.function)
         cpu, wall = self.time_left(timeout), self.wall_left(timeout)
         if cpu <= 0 or wall <= 0:

@@ -37,7 +37,7 @@ import types
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -120,6 +120,14 @@ class BatchCall:
     #: of exactly these shapes first (`outputs_have_shapes`): a backward is made on a forward's
     #: cache only where the checker, one call after the other, would have gone on to make it.
     requires_shapes: tuple[tuple[int, ...], ...] | None = None
+    #: Arguments that are what an earlier call of the batch returned, as (argument position,
+    #: call index, item index): that call's value must be a pair (a tuple or list of two) and,
+    #: where `step_shape` is given, an array of real numbers of exactly that shape and a dict
+    #: (an update rule's next_w and config); otherwise the call is not made. The argument is
+    #: sent as None and becomes a copy of the item, as if it had crossed to the checker and back.
+    #: Position -1 only requires it (the call is made after that one, one after the other).
+    chained: tuple[tuple[int, int, int], ...] = ()
+    step_shape: tuple[int, ...] | None = None
 
 
 def outputs_have_shapes(value: Any, shapes: tuple[tuple[int, ...], ...]) -> bool:
@@ -129,6 +137,14 @@ def outputs_have_shapes(value: Any, shapes: tuple[tuple[int, ...], ...]) -> bool
         return False
     return all(isinstance(v, np.ndarray) and v.shape == tuple(shape) and v.dtype.kind in "fiub"
                for v, shape in zip(value, shapes))
+
+
+def is_step(value: Any, shape: tuple[int, ...] | None) -> bool:
+    """Whether `value` is a pair (next_w, config) as an update rule returns it: a tuple or list
+    of two and, where `shape` is given, an array of real numbers of that shape and a dict."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return False
+    return shape is None or (outputs_have_shapes(tuple(value[:1]), (shape,)) and isinstance(value[1], dict))
 
 
 def earlier(index: int) -> Handle:
@@ -147,10 +163,23 @@ def _first_handle(value: Any) -> Handle | None:
     return None
 
 
-def resolve_earlier(call: BatchCall, outcomes: list[CallOutcome]) -> tuple[list, dict, CallOutcome | None]:
-    """The call's arguments with each `earlier(i)` replaced by the cache call i kept; where that
-    call failed or kept none, the outcome that says so (the call is not made)."""
+def resolve_earlier(call: BatchCall, outcomes: list[CallOutcome],
+                    crossed: Callable[[Any], Any] = lambda value: value) -> tuple[list, dict, CallOutcome | None]:
+    """The call's arguments with each `earlier(i)` replaced by the cache call i kept, and each
+    chained argument by `crossed(item)` of what call i returned (see `BatchCall.chained`);
+    where that call failed, kept no cache, or returned what the call may not be given, the
+    outcome that says so (the call is not made)."""
     problem: list[CallOutcome] = []
+    args = list(call.args)
+    for position, index, item in call.chained:
+        made = outcomes[index] if 0 <= index < len(outcomes) else None
+        if made is None or made.error is not None or not is_step(made.value, call.step_shape) \
+                or not -1 <= position < len(args):
+            return args, dict(call.kwargs), CallOutcome(error=StudentError(
+                "crash", f"not called: call {index + 1} of its batch, which it comes after, did not return "
+                         f"what it needs"))
+        if position >= 0:
+            args[position] = crossed(made.value[item])
 
     def swap(value: Any) -> Any:
         if isinstance(value, Handle) and value.id < 0:
@@ -173,7 +202,7 @@ def resolve_earlier(call: BatchCall, outcomes: list[CallOutcome]) -> tuple[list,
             return {k: swap(v) for k, v in value.items()}
         return value
 
-    args, kwargs = [swap(a) for a in call.args], {k: swap(v) for k, v in call.kwargs.items()}
+    args, kwargs = [swap(a) for a in args], {k: swap(v) for k, v in call.kwargs.items()}
     return args, kwargs, (problem[0] if problem else None)
 
 

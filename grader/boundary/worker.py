@@ -137,7 +137,7 @@ def serve(requests_fd: int, answers_fd: int) -> None:
             budget, start, made = float(request["timeout"]), submission.student_seconds(), {}
             for call in calls:
                 args, kwargs, lost = resolve_earlier(_batch_call(call), [made.get(i, CallOutcome(error=StudentError(
-                    "crash", "not made"))) for i in range(int(call.get("index", 0)))])
+                    "crash", "not made"))) for i in range(int(call.get("index", 0)))], crossed=_crossed)
                 try:
                     outcome = lost or submission.call(
                         call["assignment"], call["module"], call["function"], args, kwargs, keep=tuple(call["keep"]),
@@ -151,6 +151,7 @@ def serve(requests_fd: int, answers_fd: int) -> None:
                 try:
                     wire.send(answers, _outcome(outcome))
                 except wire.WireError as e:
+                    made[int(call.get("index", 0))] = CallOutcome(error=StudentError("bad_return", str(e)))
                     wire.send(answers, {"error": {"kind": "bad_return",
                                                   "message": f"returned a value that cannot cross: {e}"}})
         elif op == "forget":
@@ -159,13 +160,25 @@ def serve(requests_fd: int, answers_fd: int) -> None:
             return
 
 
+def _crossed(value):
+    """`value` as it would be after crossing to the checker and back (a chained argument gets
+    what it would get from the checker)."""
+    import io
+
+    from dlgrade.grader.boundary import wire
+
+    return wire.receive(io.BytesIO(wire.encode({"value": value})))["value"]
+
+
 def _batch_call(request: dict):
     from dlgrade.grader.boundary.submission import BatchCall
 
-    shapes = request.get("requires_shapes")
+    shapes, step_shape = request.get("requires_shapes"), request.get("step_shape")
     return BatchCall(request["assignment"], request["module"], request["function"], tuple(request["args"]),
                      dict(request["kwargs"]), tuple(request["keep"]), request.get("via"),
-                     None if shapes is None else tuple(tuple(int(d) for d in shape) for shape in shapes))
+                     None if shapes is None else tuple(tuple(int(d) for d in shape) for shape in shapes),
+                     tuple(tuple(int(i) for i in link) for link in request.get("chained", ())),
+                     None if step_shape is None else tuple(int(d) for d in step_shape))
 
 
 def _error(error) -> dict | None:

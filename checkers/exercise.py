@@ -284,7 +284,7 @@ class Context:
         message to a sandboxed worker (`Submission.call_batch`); an argument may name the cache
         an earlier call of the same list keeps (`grader.boundary.submission.earlier`).
         conditions: by index, how a call depends on the calls before it (the fields
-        `requires_shapes`, `chained` and `step_shape` of `BatchCall`)."""
+        `requires_shapes` and `chained` of `BatchCall`)."""
         ex = self.exercise
         conditions = conditions or {}
         self.calls_made += len(calls)
@@ -307,7 +307,7 @@ class Context:
         that call would be (a later step that another property had made with the same
         arguments is made again here, where one call after the other would be served it)."""
         calls = [(function, first, {}, (), None)] + [(function, (None, dw, None), {}, (), None) for dw in later]
-        links = {k + 1: {"chained": ((0, k, 0), (2, k, 1)), "step_shape": shape} for k in range(len(later))}
+        links = {k + 1: {"chained": ((0, k, 0, shape), (2, k, 1, shape))} for k in range(len(later))}
         outcomes = self.call_many(calls, links)
         memory, args = self._memory, first
         for k, outcome in enumerate(outcomes):

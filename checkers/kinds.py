@@ -173,15 +173,14 @@ def update_rule(assignment: str, module: str, name: str, reference: Callable[[Ca
                 if k >= len(case.args["dw_steps"]):
                     continue
                 dw = case.args["dw_steps"][k]
-                # Each step comes after the one before it (of either run): where that one did not
-                # return a step, one call after the other would have stopped there.
-                after = ((-1, len(calls) - 1, 0),) if calls else ()
+                # Each step comes after the call before it, of either run (with that run's shape):
+                # where that one did not return a step, one call after the other stops there.
+                after = ((-1, len(calls) - 1, 0, runs_of[order[-1][1]][1].shape),) if calls else ()
                 if label in last:
-                    links[len(calls)] = {"chained": ((0, last[label], 0), (2, last[label], 1)) + after,
-                                         "step_shape": w.shape}
+                    links[len(calls)] = {"chained": ((0, last[label], 0, w.shape), (2, last[label], 1, w.shape)) + after}
                     calls.append((name, (None, dw, None), {}, (), None))
                 else:
-                    links[len(calls)] = {"chained": after, "step_shape": w.shape}
+                    links[len(calls)] = {"chained": after}
                     calls.append((name, (w, dw) + (() if "config" not in case.args else (config,)), {}, (), None))
                 last[label] = len(calls) - 1
                 order.append((k, label))

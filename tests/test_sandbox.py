@@ -302,9 +302,8 @@ def test_an_update_rule_s_steps_in_one_batch_get_what_the_step_before_returned(t
     w, dw = np.ones(2), np.full(2, 0.5)
 
     def step(k: int, position: int = 0):
-        links = ((position, k, 0), (2, k, 1)) if position == 0 else ((-1, k, 0),)
-        return BatchCall(A3, "optim", "sgd", (None, dw, None) if position == 0 else (w, dw), chained=links,
-                         step_shape=(2,))
+        links = ((position, k, 0, (2,)), (2, k, 1, (2,))) if position == 0 else ((-1, k, 0, (2,)),)
+        return BatchCall(A3, "optim", "sgd", (None, dw, None) if position == 0 else (w, dw), chained=links)
 
     with sub:
         first, second, third = sub.call_batch([BatchCall(A3, "optim", "sgd", (w, dw)), step(0), step(1)])
@@ -315,8 +314,13 @@ def test_an_update_rule_s_steps_in_one_batch_get_what_the_step_before_returned(t
         assert np.allclose(fourth.value[0], 0.5)
         only_after = sub.call_batch([BatchCall(A3, "optim", "sgd", (w, dw)), step(0, position=-1)])
         assert only_after[1].error is None and np.allclose(only_after[1].value[0], 0.75)
+        three = (np.ones(3), np.ones(3))  # a run of another shape: each requirement has its own
+        mixed = sub.call_batch([BatchCall(A3, "optim", "sgd", three),
+                                BatchCall(A3, "optim", "sgd", (w, dw), chained=((-1, 0, 0, (3,)),)),
+                                BatchCall(A3, "optim", "sgd", (w, dw), chained=((-1, 0, 0, (2,)),))])
+        assert mixed[1].error is None and mixed[2].error is not None
         count = sub.call(A3, "optim", "sgd_momentum", [w, dw]).value[0]
-        assert int(count) == 5, "a step was made after a step that was not one"
+        assert int(count) == 7, "a step was made after a step that was not one"
 
 
 # -- the same verdicts in and out of the sandbox ------------------------------------------------------

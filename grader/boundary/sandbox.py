@@ -564,9 +564,8 @@ class SandboxedSubmission(Submission):
                              "index": index, **({"via": c.via} if c.via else {}),
                              **({"requires_shapes": [list(shape) for shape in c.requires_shapes]}
                                 if c.requires_shapes is not None else {}),
-                             **({"chained": [list(link) for link in c.chained],
-                                 "step_shape": None if c.step_shape is None else list(c.step_shape)}
-                                if c.chained else {})})
+                             **({"chained": [[*link[:3], None if link[3] is None else list(link[3])]
+                                             for link in c.chained]} if c.chained else {})})
             names.append(c.function)
         cpu, wall = self.time_left(timeout), self.wall_left(timeout)
         if cpu <= 0 or wall <= 0:

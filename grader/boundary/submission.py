@@ -121,13 +121,11 @@ class BatchCall:
     #: cache only where the checker, one call after the other, would have gone on to make it.
     requires_shapes: tuple[tuple[int, ...], ...] | None = None
     #: Arguments that are what an earlier call of the batch returned, as (argument position,
-    #: call index, item index): that call's value must be a pair (a tuple or list of two) and,
-    #: where `step_shape` is given, an array of real numbers of exactly that shape and a dict
-    #: (an update rule's next_w and config); otherwise the call is not made. The argument is
-    #: sent as None and becomes a copy of the item, as if it had crossed to the checker and back.
-    #: Position -1 only requires it (the call is made after that one, one after the other).
-    chained: tuple[tuple[int, int, int], ...] = ()
-    step_shape: tuple[int, ...] | None = None
+    #: call index, item index, shape): that call's value must be a step (`is_step` with the
+    #: shape, None for any), or the call is not made. The argument is sent as None and becomes
+    #: a copy of the item, as if it had crossed to the checker and back. Position -1 only
+    #: requires the step (the call is made after that one, one after the other).
+    chained: tuple[tuple[int, int, int, tuple[int, ...] | None], ...] = ()
 
 
 def outputs_have_shapes(value: Any, shapes: tuple[tuple[int, ...], ...]) -> bool:
@@ -171,9 +169,9 @@ def resolve_earlier(call: BatchCall, outcomes: list[CallOutcome],
     outcome that says so (the call is not made)."""
     problem: list[CallOutcome] = []
     args = list(call.args)
-    for position, index, item in call.chained:
+    for position, index, item, shape in call.chained:
         made = outcomes[index] if 0 <= index < len(outcomes) else None
-        if made is None or made.error is not None or not is_step(made.value, call.step_shape) \
+        if made is None or made.error is not None or not is_step(made.value, shape) \
                 or not -1 <= position < len(args):
             return args, dict(call.kwargs), CallOutcome(error=StudentError(
                 "crash", f"not called: call {index + 1} of its batch, which it comes after, did not return "

@@ -173,12 +173,12 @@ def _crossed(value):
 def _batch_call(request: dict):
     from dlgrade.grader.boundary.submission import BatchCall
 
-    shapes, step_shape = request.get("requires_shapes"), request.get("step_shape")
+    shapes = request.get("requires_shapes")
     return BatchCall(request["assignment"], request["module"], request["function"], tuple(request["args"]),
                      dict(request["kwargs"]), tuple(request["keep"]), request.get("via"),
                      None if shapes is None else tuple(tuple(int(d) for d in shape) for shape in shapes),
-                     tuple(tuple(int(i) for i in link) for link in request.get("chained", ())),
-                     None if step_shape is None else tuple(int(d) for d in step_shape))
+                     tuple((int(position), int(index), int(item), None if shape is None else tuple(int(d) for d in shape))
+                           for position, index, item, shape in request.get("chained", ())))
 
 
 def _error(error) -> dict | None:

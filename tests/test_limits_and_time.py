@@ -6,6 +6,7 @@ alone when the machine, not the code, ran it out of time."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -272,3 +273,26 @@ def test_the_tree_s_files_stay_open_only_for_its_live_processes(in_cgroup, monke
         if group is not None:
             group.remove(wait=1)
     assert own() <= before
+
+
+def test_the_tree_keeps_few_files_open_however_many_processes_it_has():
+    """Past a few dozen processes, the tree's /proc files are opened for each look: a
+    submission that starts many processes cannot use up the trusted side's descriptors."""
+    from dlgrade.grader.boundary.worker_tree import WorkerTree, _ProcFiles
+
+    script = ("import os, time\nfor _ in range(150):\n    if os.fork() == 0:\n        time.sleep(20)\n"
+              "        os._exit(0)\ntime.sleep(20)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    tree = WorkerTree(proc.pid, None, None)
+    own = lambda: len(os.listdir("/proc/self/fd"))  # noqa: E731
+    before = own()
+    try:
+        deadline = time.monotonic() + 30
+        while len(tree.pids()) < 151 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(tree.pids()) == 151
+        assert own() - before <= _ProcFiles.MAX_KEPT + 2
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        tree.close()

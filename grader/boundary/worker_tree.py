@@ -228,7 +228,11 @@ class _ProcFiles:
     """Files of /proc/PID/ read through descriptors kept open for the processes named by the
     caller (the tree's, read after every call). A descriptor stays with the process it was
     opened for: once that process is gone it reads nothing, and the file is opened again, so a
-    reused pid is read as the new process it is."""
+    reused pid is read as the new process it is. At most `MAX_KEPT` are kept: past that, files
+    are opened for each read, so that no number of processes a submission starts can use up the
+    descriptors of the trusted process (and hide a process from the count)."""
+
+    MAX_KEPT = 64
 
     def __init__(self):
         self._fds: dict[tuple[int, str], int] = {}
@@ -248,7 +252,7 @@ class _ProcFiles:
             except OSError:
                 data = b""
             if data:
-                if keep:
+                if keep and len(self._fds) < self.MAX_KEPT:
                     self._fds[(pid, name)] = fd
                 else:
                     os.close(fd)

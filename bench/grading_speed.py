@@ -189,9 +189,11 @@ def check_cold(exercise: str, runs: int) -> dict:
             "target_s": COLD_BEFORE_S, "meets_target": median <= COLD_BEFORE_S}
 
 
-def check_watching(exercise: str, saves: int, sandbox: bool, work: Path) -> dict:
+def check_watching(exercise: str, saves: int, sandbox: bool, work: Path, pause: float = 0.2) -> dict:
     """`check --watch`'s loop on a copy of the solutions: the first run, then `saves` saves of
-    the exercise's module, each timed from the save to its verdict (watchfiles included)."""
+    the exercise's module, each `pause` seconds after the verdict before it and timed from the
+    save to its verdict (watchfiles included). A sandboxed round whose save comes before the
+    standby sandbox has booted (about half a second) waits for the rest of its start."""
     from dlgrade.grader.grading import watch
 
     (chosen,) = select([exercise])
@@ -213,25 +215,30 @@ def check_watching(exercise: str, saves: int, sandbox: bool, work: Path) -> dict
         threading.Thread(target=save, daemon=True).start()
 
     def save() -> None:
-        time.sleep(0.2)  # the watcher is waiting again
+        time.sleep(pause)  # the watcher is waiting again
         cpu_at[0] = time.process_time()
         saved_at.append(time.perf_counter())
         with module.open("a") as f:
             f.write(f"\n# save {len(saved_at)}\n")
 
-    def bounded():
+    def bounded(changes):
         timer = threading.Timer(60 + 30 * saves, stop.set)  # should a save go unseen
         timer.start()
         try:
-            yield from watch.file_changes(root, stop_event=stop)
+            yield from changes
         finally:
             timer.cancel()
 
-    watch.watch([exercise], check, show, root, bounded())
+    with check:
+        # Watching starts before the first run, as in `check --watch`: no save goes unseen.
+        watch.watch([exercise], check, show, root, bounded(watch.file_changes(root, stop_event=stop)),
+                    between=check.between)
     after = rounds[1:]
     median = statistics.median(r[0] for r in after) if after else None
-    return {"section": "check", "what": f"dlgrade check {exercise} --watch, after the first run",
-            "mode": "sandboxed" if sandbox else "in-process", "first_s": rounds[0][0] if rounds else None,
+    return {"section": "check",
+            "what": f"dlgrade check {exercise} --watch, after the first run (saves {pause:g} s after a verdict)",
+            "mode": "sandboxed" if sandbox else "in-process", "pause_s": pause,
+            "first_s": rounds[0][0] if rounds else None,
             "wall_s": median, "cpu_s": statistics.median(r[1] for r in after) if after else None, "runs": len(after),
             "all_passed": all(r[2] for r in rounds), "target_s": WATCH_TARGET_S,
             "meets_target": median is not None and median <= WATCH_TARGET_S}
@@ -343,6 +350,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--submissions", type=int, default=3, help="copies in the batch and in the nbgrader run")
     parser.add_argument("--exercise", default="affine_backward", help="the exercise of `dlgrade check` cold and --watch")
     parser.add_argument("--saves", type=int, default=5, help="saves timed with --watch")
+    parser.add_argument("--save-pause", type=float, default=0.2,
+                        help="seconds from a --watch verdict to the next save (a student reading it: seconds)")
     parser.add_argument("--nbgrader-assignment", default="a1_backprop")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help="what to measure (default all): " + ", ".join(SECTIONS) + " (batch needs submission)")
@@ -378,7 +387,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if "check" in sections:
             keep(check_cold(args.exercise, args.runs))
             for sandbox in (True, False):
-                keep(check_watching(args.exercise, args.saves, sandbox, work))
+                keep(check_watching(args.exercise, args.saves, sandbox, work, args.save_pause))
         if "nbgrader" in sections:
             if args.quick:
                 keep({"section": "nbgrader", "assignment": args.nbgrader_assignment, "submissions": 0,

@@ -298,7 +298,8 @@ def _watch_checks(names: list[str], path: Path, profile_name: str, seed: int | N
             return []
 
     try:
-        watch.watch(names, timed, show, path, watch.file_changes(path))
+        with check:  # a sandbox left waiting for the next save is stopped on the way out
+            watch.watch(names, timed, show, path, watch.file_changes(path), between=check.between)
     except KeyError as e:
         raise click.UsageError(f"unknown exercise or assignment: {e.args[0]} (see `dlgrade list`)")
     except KeyboardInterrupt:  # during a round (its submission is closed on the way out) or a wait

@@ -1094,3 +1094,67 @@ def _describe_exit(status: int | None) -> str:
         except ValueError:
             return f" (killed by signal {-status})"
     return f" (exit status {status})"
+
+
+# -- a sandbox started ahead of its submission -----------------------------------------------------------
+
+
+class StandbySubmission(SandboxedSubmission):
+    """A sandbox opened before its submission exists: its worker of `assignment` boots (Python,
+    numpy, its confinement) with nothing of the student's in it, and `stage` later gives it the
+    modules as they are then. `dlgrade check --watch` keeps one ready between saves, so that a
+    save costs the check alone.
+
+    It is a `SandboxedSubmission` opened on an empty submission, so its workers are confined
+    and limited exactly as any other's (same uid rule, hidden paths, limits, bubblewrap or
+    Landlock set-up); the modules reach them only through grader.boundary.intake, after they
+    were started, and before any request: nothing of the submission was imported or cached by
+    then. It must be staged once before it is used."""
+
+    def __init__(self, assignment: str, call_timeout: float = DEFAULT_CALL_TIMEOUT, limits: Limits | None = None,
+                 forbidden: dict[str, list[str]] | None = None, use_bwrap: bool | None = None):
+        """assignment: the assignment whose worker is started now (others start when used)."""
+        with tempfile.TemporaryDirectory(prefix="dlgrade-standby-") as empty:
+            super().__init__(empty, call_timeout, limits, forbidden, use_bwrap)
+        self.assignment = assignment
+        self.staged = False
+        try:
+            self._worker(assignment).start()
+        except BaseException:
+            self.close()
+            raise
+
+    def stage(self, path: Path | str) -> "StandbySubmission":
+        """Copy the submission in `path`, as it is now, into this sandbox (through intake, as a
+        new `SandboxedSubmission` would); raises intake.Refused as that would. Returns self."""
+        if self.staged:
+            raise RuntimeError("a standby sandbox is staged once")
+        staged = intake.copy_modules(path, self._folder.path / "staged-submission")
+        for p in [staged, *staged.rglob("*")]:
+            p.chmod(0o700 if p.is_dir() else 0o600)
+        self.root, self.staged = staged, True
+        for assignment, worker in self._workers.items():
+            # The worker's folder of modules is bound (bubblewrap) or granted (Landlock) as a
+            # whole: the assignment's modules are made inside it, as its own.
+            modules = worker.home / "submission" / assignment
+            modules.rmdir()  # empty: the worker was started on an empty submission
+            _copy_modules(staged / assignment, modules)
+            _own(worker.home / "submission", worker.file_owner)
+            if worker.proc is not None and worker.proc.poll() is not None:
+                # It died while waiting (nothing of the student's ran): the first request starts
+                # a fresh one, as after any crash.
+                worker.stop()
+                worker._start_failure = None
+        return self
+
+    def function_status(self, assignment, module, function):
+        self._require_staged()
+        return super().function_status(assignment, module, function)
+
+    def call_batch(self, calls, timeout=None):
+        self._require_staged()
+        return super().call_batch(calls, timeout)
+
+    def _require_staged(self) -> None:
+        if not self.staged:
+            raise RuntimeError("a standby sandbox is used before its submission was staged")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 if TYPE_CHECKING:  # the engine is imported when a check runs, after its submission is opened
     from dlgrade.checkers.exercise import ExerciseResult
     from dlgrade.checkers.profiles import GradingProfile
+    from dlgrade.grader.boundary.submission import Submission
 
 
 def run_checks(names: list[str], path: Path, profile_name: str = "student", seed: int | None = None,
@@ -27,17 +28,26 @@ def run_checks(names: list[str], path: Path, profile_name: str = "student", seed
     cannot be read."""
     # The submission first: a sandboxed worker then starts while the checker imports torch.
     with open_submission(path, sandbox) as submission:
-        from dlgrade.checkers.profiles import get_profile
-        from dlgrade.checkers.registry import select
-        from dlgrade.checkers.runner import check_exercise
+        return check_opened(names, submission, replay_path or path, profile_name, seed, only, reveal,
+                            exercise_timeout)
 
-        exercises = select(names)
-        profile = get_profile(profile_name, seed, reveal)
-        replay = _replay_command(replay_path or path, profile)
-        if exercise_timeout:
-            submission.set_overall(submission.overall_allowance(len(exercises), exercise_timeout))
-        results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
-                   for e in exercises]
+
+def check_opened(names: list[str], submission: Submission, replay_path: Path, profile_name: str = "student",
+                 seed: int | None = None, only: str | None = None, reveal: bool | None = None,
+                 exercise_timeout: float | None = None):
+    """`run_checks` on a submission already open (left open), whose replay commands name
+    `replay_path`. Returns (profile, results)."""
+    from dlgrade.checkers.profiles import get_profile
+    from dlgrade.checkers.registry import select
+    from dlgrade.checkers.runner import check_exercise
+
+    exercises = select(names)
+    profile = get_profile(profile_name, seed, reveal)
+    replay = _replay_command(replay_path, profile)
+    if exercise_timeout:
+        submission.set_overall(submission.overall_allowance(len(exercises), exercise_timeout))
+    results = [check_exercise(e, submission, profile, only=only, replay=replay, timeout=exercise_timeout)
+               for e in exercises]
     return profile, results
 
 

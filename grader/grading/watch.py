@@ -13,6 +13,13 @@ sandboxed round copies the modules as they are now into a new worker (see
 grader.boundary.sandbox); an in-process round imports a fresh copy of them under a new package
 name, so neither a module imported earlier nor a bytecode cache written beside the student's
 files can stand in for what was saved.
+
+What a sandboxed round need not wait for is done while the student edits: after each round its
+sandbox is closed and the next rounds' are started (STANDBYS of them), their workers booting
+(Python, numpy, their confinement) with nothing of the student's in them
+(grader.boundary.sandbox.StandbySubmission). The save that starts a round copies the modules, as
+they are then, into the oldest; one that has not booted yet is waited for, as a fresh sandbox
+would be.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 #: The most bytes of a module read to find what it imports; a larger one counts as importing
 #: every module of its assignment.
 MAX_SOURCE_BYTES = 4 << 20
+#: Sandboxes kept started between rounds of `check --watch`: a round takes the oldest, so a save
+#: made right after a verdict finds one that has had a whole round to boot.
+STANDBYS = 2
 
 #: check(names) -> the verdicts of those exercises on the submission as it is now.
 Check = Callable[[list[str]], list["ExerciseResult"]]
@@ -142,15 +152,21 @@ def affected(exercise: Exercise, changed: set[tuple[str, str]], root: Path, last
     return bool(reached & touched)
 
 
-def watch(names: list[str], check: Check, show: Show, root: Path, changes: Iterable[set[Path]]) -> list[ExerciseResult]:
+def watch(names: list[str], check: Check, show: Show, root: Path, changes: Iterable[set[Path]],
+          between: Callable[[], None] | None = None) -> list[ExerciseResult]:
     """Check the exercises `names` (exercises or assignments; none: all), then, for each set of
-    changed files `changes` yields, re-check those the change affects. Returns the latest
-    verdict of every exercise when `changes` ends. Raises KeyError for unknown names."""
+    changed files `changes` yields, re-check those the change affects. `between()` is called
+    after each round's verdicts are shown, before the wait for the next change (see
+    FreshChecks.between).
+    Returns the latest verdict of every exercise when `changes` ends. Raises KeyError for
+    unknown names."""
     from dlgrade.checkers.registry import select
 
     exercises = select(names)
     latest = {r.name: r for r in check([e.name for e in exercises])}
     show(list(latest.values()), None, list(latest.values()))
+    if between is not None:
+        between()
     for paths in changes:
         changed = changed_modules(paths, root)
         due = [e.name for e in exercises if affected(e, changed, root, latest.get(e.name))]
@@ -159,25 +175,100 @@ def watch(names: list[str], check: Check, show: Show, root: Path, changes: Itera
         fresh = check(due)
         latest.update((r.name, r) for r in fresh)
         show(fresh, changed, [latest[e.name] for e in exercises if e.name in latest])
+        if between is not None:
+            between()
     return [latest[e.name] for e in exercises if e.name in latest]
 
 
-def fresh_checks(path: Path, sandbox: bool, **options) -> Check:
+def fresh_checks(path: Path, sandbox: bool, **options) -> "FreshChecks":
     """A `Check` that runs `run_checks` on the submission in `path` as it is at each call (the
-    options are run_checks's). In-process, the modules are first copied into a new folder, so
-    that no bytecode cache beside them (written in the same second as a save of the same size)
-    is imported in place of the saved source."""
-    from dlgrade.grader.grading.session import run_checks
+    options are run_checks's); see FreshChecks."""
+    return FreshChecks(path, sandbox, **options)
 
-    options.setdefault("replay_path", path)
 
-    def check(names: list[str]) -> list[ExerciseResult]:
-        if sandbox:  # the sandbox copies the modules itself, into each new worker
-            return run_checks(names, path, sandbox=True, **options)[1]
-        from dlgrade.grader.boundary import intake
+class FreshChecks:
+    """Checks of the submission in `path` as it is at each call (a `Check`), with what need not
+    wait for a save done between rounds (`between`).
 
-        with tempfile.TemporaryDirectory(prefix="dlgrade-watch-") as tmp:
-            snapshot = intake.copy_modules(path, Path(tmp, "submission"))
-            return run_checks(names, snapshot, sandbox=False, **options)[1]
+    Sandboxed, each round gets a new sandbox: the oldest of the STANDBYS started after earlier
+    rounds (its worker booted and confined, nothing of the student's in it, see
+    grader.boundary.sandbox.StandbySubmission), given the modules as they are when the round
+    starts; the first round, or one without a standby, opens one as `run_checks` does.
+    In-process, the modules are first copied into a new folder, so that no bytecode cache beside
+    them (written in the same second as a save of the same size) is imported in place of the
+    saved source. `close` (or leaving its `with`) stops the standbys left waiting."""
 
-    return check
+    def __init__(self, path: Path, sandbox: bool, **options):
+        self.path, self.sandbox = Path(path), sandbox
+        self.replay_path = options.pop("replay_path", None) or self.path
+        self.options = options
+        self._standbys: list = []  # the next rounds' sandboxes, booting or ready, oldest first
+        self._used = None  # the last round's sandbox, closed between rounds
+        self._assignment: str | None = None  # the assignment the last round checked first
+
+    def __call__(self, names: list[str]) -> list[ExerciseResult]:
+        from dlgrade.checkers.registry import select
+        from dlgrade.grader.grading.session import check_opened
+
+        self._close_used()
+        self._assignment = next((e.assignment for e in select(names)), None)
+        if not self.sandbox:
+            from dlgrade.grader.boundary import intake
+            from dlgrade.grader.boundary.submission import InProcessSubmission
+
+            with tempfile.TemporaryDirectory(prefix="dlgrade-watch-") as tmp:
+                snapshot = intake.copy_modules(self.path, Path(tmp, "submission"))
+                with InProcessSubmission(snapshot) as submission:
+                    return check_opened(names, submission, self.replay_path, **self.options)[1]
+        submission = self._open_sandbox()
+        try:
+            results = check_opened(names, submission, self.replay_path, **self.options)[1]
+        except BaseException:
+            submission.close()
+            raise
+        self._used = submission  # closed after the verdicts are shown
+        return results
+
+    def between(self) -> None:
+        """While waiting for the next save: close the last round's sandbox, and start standbys
+        for the assignment the round checked first, up to STANDBYS (sandboxed only)."""
+        self._close_used()
+        if not self.sandbox or self._assignment is None:
+            return
+        from dlgrade.grader.boundary.sandbox import StandbySubmission
+
+        for standby in [s for s in self._standbys if s.assignment != self._assignment]:
+            self._standbys.remove(standby)
+            standby.close()
+        while len(self._standbys) < STANDBYS:
+            self._standbys.append(StandbySubmission(self._assignment))
+
+    def close(self) -> None:
+        """Stop and remove the sandboxes still held (the standbys, the last round's)."""
+        self._close_used()
+        while self._standbys:
+            self._standbys.pop().close()
+
+    def __enter__(self) -> "FreshChecks":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _open_sandbox(self):
+        """The oldest standby given the submission as it is now, or else a new sandbox on it."""
+        from dlgrade.grader.boundary.sandbox import SandboxedSubmission
+
+        if not self._standbys:
+            return SandboxedSubmission(self.path)
+        standby = self._standbys.pop(0)
+        try:
+            return standby.stage(self.path)
+        except BaseException:
+            standby.close()
+            raise
+
+    def _close_used(self) -> None:
+        used, self._used = self._used, None
+        if used is not None:
+            used.close()

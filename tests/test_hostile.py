@@ -153,6 +153,7 @@ CASES = {
     "sleepy_getattr": Case(expect=("did not return",), status="timeout",
                            max_seconds=wait_allowance(EXERCISE_TIMEOUT) + 10),
     "seed_search": Case(modes=BOTH),
+    "autoreap_cpu": Case(expect=HANG + ("no time left", "raised PermissionError"), modes=BOTH),
 }
 
 

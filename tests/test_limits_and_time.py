@@ -296,3 +296,39 @@ def test_the_tree_keeps_few_files_open_however_many_processes_it_has():
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         tree.close()
+
+
+@pytest.mark.parametrize("mode", ["bubblewrap", "landlock"])
+def test_cpu_time_of_children_the_kernel_reaps_is_charged_without_a_cgroup(mode, tmp_path, monkeypatch):
+    """Where no cgroup counts the worker's CPU time, a submission cannot hide its children's by
+    having the kernel reap them (SIGCHLD ignored): the sandbox refuses to ignore SIGCHLD."""
+    if mode == "bubblewrap" and bwrap_path() is None:
+        pytest.skip("bubblewrap is not installed on this machine")
+    monkeypatch.setenv("DLGRADE_NO_CGROUP", "1")
+    if mode == "landlock":
+        monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+    path = plant(tmp_path, "autoreap_cpu", CASES["autoreap_cpu"], marker())
+    _, (result,) = run_checks(["relu_forward"], path, "grading", seed=1, sandbox=True, exercise_timeout=2)
+    assert result.points == 0, [p.message for p in result.properties]
+
+
+def test_a_parent_that_does_not_wait_for_its_children_is_charged_their_time():
+    """Without a cgroup (and, here, without the sandbox's filter), children the kernel reaped by
+    itself are charged what the tree last saw them use: their time is in no parent's count."""
+    from dlgrade.grader.boundary.worker_tree import WorkerTree
+
+    script = ("import os, signal, time\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\n"
+              "for _ in range(4):\n    if os.fork() == 0:\n        end = time.process_time() + 0.5\n"
+              "        while time.process_time() < end:\n            pass\n        os._exit(0)\n"
+              "    time.sleep(0.7)\ntime.sleep(30)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    tree = WorkerTree(proc.pid, None, None)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and tree.cpu_seconds() < 1.5:  # 2 s burned in all
+            time.sleep(0.02)
+        assert tree.cpu_seconds() >= 1.5, tree.cpu_seconds()
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        tree.close()

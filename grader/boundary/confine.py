@@ -22,7 +22,9 @@ hold for the worker and everything it forks, and nothing the submission does can
   every socket except TCP/IP and routing netlink on a private loopback for the assignments that
   need one (socket buffers hold kernel memory; unix sockets reach the machine's by path and carry
   file descriptors out of sight), fallocate (which outruns any watchdog on disk), io_uring (whose
-  operations bypass the filter) and the mount, namespace, ptrace and bpf families. The program is classic BPF, a
+  operations bypass the filter), the mount, namespace, ptrace and bpf families, and setting what
+  SIGCHLD does (ignoring it, or SA_NOCLDWAIT, has the kernel reap children without adding
+  their CPU time to their parent's: time no one would be charged). The program is classic BPF, a
   list of system call numbers per architecture; libseccomp's Python binding is not on PyPI, and
   the filter is small enough to read here.
 """
@@ -268,6 +270,7 @@ _SYSCALL_NUMBERS = {
         "userfaultfd": 323, "bpf": 321, "perf_event_open": 298, "ptrace": 101, "process_vm_readv": 310,
         "process_vm_writev": 311, "name_to_handle_at": 303, "open_by_handle_at": 304, "fanotify_init": 300,
         "socket": 41, "seccomp": 317, "socketpair": 53, "fallocate": 285, "prctl": 157, "clone": 56, "clone3": 435,
+        "rt_sigaction": 13,
     },
     # The generic table: no chmod, chown, utime (only their *at forms).
     "aarch64": {
@@ -282,7 +285,7 @@ _SYSCALL_NUMBERS = {
         "userfaultfd": 282, "bpf": 280, "perf_event_open": 241, "ptrace": 117, "process_vm_readv": 270,
         "process_vm_writev": 271, "name_to_handle_at": 264, "open_by_handle_at": 265, "fanotify_init": 262,
         "socket": 198, "seccomp": 277, "socketpair": 199, "fallocate": 47, "prctl": 167, "clone": 220,
-        "clone3": 435,
+        "clone3": 435, "rt_sigaction": 134,
     },
 }
 _X32_SYSCALL_BIT = 0x40000000
@@ -290,7 +293,7 @@ _BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_JSET_K, _BPF_RET_K = 0x20, 0x15, 0x3
 #: CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME.
 _CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x80
 _RET_ALLOW, _RET_KILL_PROCESS, _RET_ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
-_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0, _OFFSET_ARG2 = 0, 4, 16, 32
+_OFFSET_NR, _OFFSET_ARCH, _OFFSET_ARG0, _OFFSET_ARG1, _OFFSET_ARG2 = 0, 4, 16, 24, 32
 _NETLINK_ROUTE = 0
 _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC = 1, 1
 
@@ -334,6 +337,10 @@ def seccomp_program(machine: str, allow_inet: bool) -> list[tuple[int, int, int,
     # filter cannot read, so it is "not implemented" and the C library falls back to clone.
     program += [(_BPF_JEQ_K, 0, 1, numbers["clone3"]), (_BPF_RET_K, 0, 0, _RET_ERRNO | errno.ENOSYS)]
     program += _deny_when_first_argument(numbers["clone"], _BPF_JSET_K, _CLONE_NAMESPACES)
+    # rt_sigaction(SIGCHLD, act) with an action (reading the action, act NULL, stays allowed).
+    program += [(_BPF_JEQ_K, 0, 8, numbers["rt_sigaction"]), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG0),
+                (_BPF_JEQ_K, 0, 5, signal.SIGCHLD), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG1),
+                (_BPF_JEQ_K, 0, 2, 0), (_BPF_LD_W_ABS, 0, 0, _OFFSET_ARG1 + 4), (_BPF_JEQ_K, 1, 0, 0), _DENY, _ALLOW]
     return program + [_ALLOW]
 
 

@@ -482,12 +482,21 @@ class WorkerTree:
         self._others.update(fresh)
         for key, seen in alive.items():
             seen.stalled = _run_delay(key[0], self._files)
+        owed: dict[int, float] = {}  # by parent in the tree: what its children that ended last used
         for key, last in self._members.items():
             if key not in alive:
                 self._ended_stalled += last.stalled
                 if last.ppid not in member_pids:
                     # Ended, and not reaped by a process of the tree (whose own count then holds it).
                     self._ended += last.own + last.reaped
+                else:
+                    owed[last.ppid] = owed.get(last.ppid, 0.0) + last.own + last.reaped
+        # A parent's count of its reaped children grows only where it waited for them: children
+        # the kernel reaped by itself (SIGCHLD ignored) are charged what they were last seen using.
+        before = {key[0]: seen.reaped for key, seen in self._members.items()}
+        for key, seen in alive.items():
+            if key[0] in owed:
+                self._ended += max(owed[key[0]] - (seen.reaped - before.get(key[0], 0.0)), 0.0)
         self._members = alive
         self._files.keep_only(member_pids)
 

@@ -24,7 +24,8 @@ wall times grow, the CPU times much less. Prints tables and writes JSON (default
 bench/results/grading_speed.json).
 
     python bench/grading_speed.py [--quick] [--assignments a1_backprop,a4_cnn] [--runs 3]
-                                  [--submissions 3] [--exercise affine_backward] [--out FILE]
+                                  [--submissions 3] [--exercise affine_backward] [--nbgrader-runs 1]
+                                  [--out FILE]
 
 --quick is a smoke run: one exercise stands for a1_backprop, one run of each, one submission in
 the batch, one save watched, no nbgrader. --sections measures some of it (nbgrader alone takes
@@ -258,6 +259,10 @@ def tree_timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
     return timing
 
 
+def _median_or_none(values: list) -> float | None:
+    return None if any(v is None for v in values) else statistics.median(values)
+
+
 def _unchecked_course(assignment: str, course: Path) -> list[Path]:
     """The course source of `assignment` whose test cells give their points without checking, and
     whose autograde runs no hook of dlgrade's: what nbgrader costs on its own (its database,
@@ -286,12 +291,13 @@ def _submit(course: Path, assignment: str, notebooks: list[Path], copies: int, e
             shutil.copy(notebook, folder / notebook.name)
 
 
-def nbgrader_against_grade(assignment: str, copies: int, work: Path) -> dict:
+def nbgrader_against_grade(assignment: str, copies: int, work: Path, runs: int = 1) -> dict:
     """`nbgrader autograde` of `copies` notebook submissions (the solutions' notebooks) against
     `dlgrade grade --jobs 1` of the same submitted/ folder: both new processes, with the same seed,
     profile (grading), sandbox and CPU budget per exercise, as wall and CPU time; and nbgrader's
-    own cost, the autograde of the same notebooks whose test cells check nothing."""
-    row = {"section": "nbgrader", "assignment": assignment, "submissions": copies}
+    own cost, the autograde of the same notebooks whose test cells check nothing. Each is the
+    median of `runs`, taken in turns, so that a change in the machine's load falls on all three."""
+    row = {"section": "nbgrader", "assignment": assignment, "submissions": copies, "runs": runs}
     missing = [m for m in ("nbgrader", "ipykernel") if importlib.util.find_spec(m) is None]
     if missing:
         return {**row, "skipped": f"{' and '.join(missing)} not installed"}
@@ -307,15 +313,20 @@ def nbgrader_against_grade(assignment: str, copies: int, work: Path) -> dict:
     _submit(unchecked, assignment, _unchecked_course(assignment, unchecked), copies, env)
 
     autograde = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"]
-    nbgrader = tree_timed(autograde, course, env)
-    own = tree_timed(autograde, unchecked, env)
-    # The test cells' checker gives each exercise EXERCISE_TIMEOUT CPU seconds: so does grade here.
-    grade = tree_timed(_dlgrade() + ["grade", str(course / "submitted"), "--assignment", assignment, "--jobs", "1",
-                                     "--db", str(course / "dlgrade.sqlite"), "--timeout", str(EXERCISE_TIMEOUT),
-                                     "--no-progress"], course, env)
+    timings: dict[str, list[dict]] = {"nbgrader": [], "own": [], "grade": []}
+    for i in range(runs):
+        timings["nbgrader"].append(tree_timed(autograde, course, env))
+        timings["own"].append(tree_timed(autograde, unchecked, env))
+        # The test cells' checker gives each exercise EXERCISE_TIMEOUT CPU seconds: so does grade here.
+        timings["grade"].append(tree_timed(
+            _dlgrade() + ["grade", str(course / "submitted"), "--assignment", assignment, "--jobs", "1",
+                          "--db", str(course / f"dlgrade-{i}.sqlite"), "--timeout", str(EXERCISE_TIMEOUT),
+                          "--no-progress"], course, env))
+    nbgrader, own, grade = ({key: _median_or_none([t[key] for t in timings[name]]) for key in ("wall_s", "cpu_s")}
+                            for name in ("nbgrader", "own", "grade"))
     with NbgraderGradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
         nbgrader_points = sum(book.find_submission(assignment, f"student_{i:03d}").score for i in range(copies))
-    with Gradebook(course / "dlgrade.sqlite") as book:
+    with Gradebook(course / f"dlgrade-{runs - 1}.sqlite") as book:
         grade_points = sum(r["score"] for r in book.results())
 
     def ratio(a, b):
@@ -329,6 +340,8 @@ def nbgrader_against_grade(assignment: str, copies: int, work: Path) -> dict:
             "ratio_less_nbgrader_own": ratio(nbgrader["wall_s"] - own["wall_s"], grade["wall_s"]),
             "ratio_cpu_less_nbgrader_own": ratio(cpu_less_own, grade["cpu_s"]),
             "nbgrader_points": nbgrader_points, "grade_points": grade_points,
+            "each_run": {name: [{key: t[key] for key in ("wall_s", "cpu_s")} for t in runs_of]
+                         for name, runs_of in timings.items()},
             "target_ratio": NBGRADER_TARGET_RATIO,
             "meets_target": nbgrader["wall_s"] / grade["wall_s"] <= NBGRADER_TARGET_RATIO,
             "meets_target_cpu": (ratio(nbgrader["cpu_s"], grade["cpu_s"]) or float("inf")) <= NBGRADER_TARGET_RATIO}
@@ -385,7 +398,8 @@ def print_tables(rows: list[dict], console: Console) -> None:
             console.print(f"nbgrader autograde against dlgrade grade ({r['assignment']}): not measured, {r['skipped']}")
             continue
         table = Table(title=f"nbgrader autograde against dlgrade grade --jobs 1: {r['submissions']} notebook "
-                            f"submission(s) of {r['assignment']}, the same seed, profile, sandbox and CPU budget")
+                            f"submission(s) of {r['assignment']}, the same seed, profile, sandbox and CPU budget "
+                            f"(median of {r.get('runs', 1)})")
         for column in ("", "nbgrader autograde", "dlgrade grade", "ratio", "nbgrader's own (unchecked cells)",
                        "ratio less nbgrader's own", "target"):
             table.add_column(column, justify="left" if not column else "right")
@@ -408,6 +422,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--exercise", default="affine_backward", help="the exercise of `dlgrade check` cold and --watch")
     parser.add_argument("--saves", type=int, default=5, help="saves timed with --watch")
     parser.add_argument("--nbgrader-assignment", default="a1_backprop")
+    parser.add_argument("--nbgrader-runs", type=int, default=1,
+                        help="autogrades and grades of the nbgrader section, taken in turns (median)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help="what to measure (default all): " + ", ".join(SECTIONS) + " (batch needs submission)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "grading_speed.json")
@@ -448,7 +464,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 keep({"section": "nbgrader", "assignment": args.nbgrader_assignment, "submissions": 0,
                       "skipped": "not run in --quick mode"})
             else:
-                keep(nbgrader_against_grade(args.nbgrader_assignment, args.submissions, work))
+                keep(nbgrader_against_grade(args.nbgrader_assignment, args.submissions, work, args.nbgrader_runs))
     print_tables(rows, Console(width=170))
     write_results(args.out, rows, {**notes, "load_average_after": os.getloadavg()})
     return rows

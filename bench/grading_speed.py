@@ -14,14 +14,18 @@ For each assignment, on the instructor's solutions as the submission:
 Then, for one exercise: `dlgrade check EXERCISE` cold (a new process, imports included) and with
 --watch after the first run (a real save seen by watchfiles, to the verdict shown), sandboxed and
 in-process; and, where nbgrader is installed, `nbgrader autograde` against `dlgrade grade` on the
-same notebook submissions. Each figure that has a target in issue 15 says whether it meets it.
+same notebook submissions (the same seed, profile, sandbox and CPU budget per exercise), as wall and
+CPU time of each command's whole process tree (bench/tree_time.py), with nbgrader's own cost: the
+autograde of the same notebooks whose test cells check nothing. Each figure that has a target in
+issue 15 says whether it meets it.
 
 The machine's load at the start and the end is written with the results: on a busy machine the
 wall times grow, the CPU times much less. Prints tables and writes JSON (default
 bench/results/grading_speed.json).
 
     python bench/grading_speed.py [--quick] [--assignments a1_backprop,a4_cnn] [--runs 3]
-                                  [--submissions 3] [--exercise affine_backward] [--out FILE]
+                                  [--submissions 3] [--exercise affine_backward] [--nbgrader-runs 1]
+                                  [--out FILE]
 
 --quick is a smoke run: one exercise stands for a1_backprop, one run of each, one submission in
 the batch, one save watched, no nbgrader. --sections measures some of it (nbgrader alone takes
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import resource
 import shutil
@@ -246,42 +251,107 @@ def check_watching(exercise: str, saves: int, sandbox: bool, work: Path, pause: 
 
 # -- nbgrader against dlgrade grade ----------------------------------------------------------------
 
-def nbgrader_against_grade(assignment: str, copies: int, work: Path) -> dict:
-    """`nbgrader autograde` of `copies` notebook submissions (the solutions' notebooks) against
-    `dlgrade grade --jobs 1` of the same submitted/ folder, both new processes, same seed."""
-    row = {"section": "nbgrader", "assignment": assignment, "submissions": copies}
-    missing = [m for m in ("nbgrader", "ipykernel") if importlib.util.find_spec(m) is None]
-    if missing:
-        return {**row, "skipped": f"{' and '.join(missing)} not installed"}
+def tree_timed(command: list[str], cwd: Path, env: dict[str, str]) -> dict:
+    """Wall and CPU seconds of `command` in a new process, counted over every process it starts
+    (bench/tree_time.py: a batch's pool forks from a forkserver that nobody waits for)."""
+    result = Path(tempfile.mkstemp(prefix="dlgrade-bench-", suffix=".json")[1])
+    try:
+        done = subprocess.run([sys.executable, str(Path(__file__).parent / "tree_time.py"), str(result), *command],
+                              cwd=cwd, env=env, capture_output=True, text=True)
+        timing = json.loads(result.read_text()) if result.stat().st_size else {"returncode": done.returncode}
+    finally:
+        result.unlink()
+    if timing["returncode"] != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return timing
+
+
+def _median_or_none(values: list) -> float | None:
+    return None if any(v is None for v in values) else statistics.median(values)
+
+
+def _unchecked_course(assignment: str, course: Path) -> list[Path]:
+    """The course source of `assignment` whose test cells give their points without checking, and
+    whose autograde runs no hook of dlgrade's: what nbgrader costs on its own (its database,
+    nbconvert, a kernel per notebook that runs the notebook's code)."""
     from dlgrade.grader.integrations.nbgrader_bridge import generate
 
-    course = work / f"nbgrader-{assignment}"
     notebooks = generate(assignment, course)
-    env = {**os.environ, "DLGRADE_COURSE_SEED": str(SEED),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for notebook in notebooks:
+        nb = json.loads(notebook.read_text())
+        for cell in nb["cells"]:
+            if cell["metadata"].get("nbgrader", {}).get("grade"):
+                cell["source"] = f"{cell['metadata']['nbgrader']['points']!r}"
+        notebook.write_text(json.dumps(nb))
+    config = course / "nbgrader_config.py"
+    config.write_text("".join(line for line in config.read_text().splitlines(keepends=True)
+                              if "convert_hook" not in line))
+    return notebooks
 
-    # Wall time only: the CPU time of a batch's pool (children of a fork server that this
-    # process never waits for) is not counted in this process's children's.
-    def timed(command: list[str]) -> float:
-        start = time.perf_counter()
-        done = subprocess.run(command, cwd=course, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        return time.perf_counter() - start
 
-    timed([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"])
+def _submit(course: Path, assignment: str, notebooks: list[Path], copies: int, env: dict[str, str]) -> None:
+    tree_timed([sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force"], course, env)
     for i in range(copies):
         folder = course / "submitted" / f"student_{i:03d}" / assignment
         folder.mkdir(parents=True)
         for notebook in notebooks:
             shutil.copy(notebook, folder / notebook.name)
-    nb_wall = timed([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"])
-    grade_wall = timed(_dlgrade() + ["grade", str(course / "submitted"), "--assignment", assignment,
-                                                "--jobs", "1", "--db", str(course / "dlgrade.sqlite"),
-                                                "--no-progress"])
-    ratio = nb_wall / grade_wall
-    return {**row, "nbgrader_s": nb_wall, "grade_s": grade_wall, "ratio": ratio, "target_ratio": NBGRADER_TARGET_RATIO,
-            "meets_target": ratio <= NBGRADER_TARGET_RATIO}
+
+
+def nbgrader_against_grade(assignment: str, copies: int, work: Path, runs: int = 1) -> dict:
+    """`nbgrader autograde` of `copies` notebook submissions (the solutions' notebooks) against
+    `dlgrade grade --jobs 1` of the same submitted/ folder: both new processes, with the same seed,
+    profile (grading), sandbox and CPU budget per exercise, as wall and CPU time; and nbgrader's
+    own cost, the autograde of the same notebooks whose test cells check nothing. Each is the
+    median of `runs`, taken in turns, so that a change in the machine's load falls on all three."""
+    row = {"section": "nbgrader", "assignment": assignment, "submissions": copies, "runs": runs}
+    missing = [m for m in ("nbgrader", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:
+        return {**row, "skipped": f"{' and '.join(missing)} not installed"}
+    from nbgrader.api import Gradebook as NbgraderGradebook
+
+    from dlgrade.grader.grading.gradebook import Gradebook
+    from dlgrade.grader.integrations.nbgrader_bridge import EXERCISE_TIMEOUT, generate
+
+    course, unchecked = work / f"nbgrader-{assignment}", work / f"nbgrader-{assignment}-unchecked"
+    env = {**os.environ, "DLGRADE_COURSE_SEED": str(SEED),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    _submit(course, assignment, generate(assignment, course), copies, env)
+    _submit(unchecked, assignment, _unchecked_course(assignment, unchecked), copies, env)
+
+    autograde = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"]
+    timings: dict[str, list[dict]] = {"nbgrader": [], "own": [], "grade": []}
+    for i in range(runs):
+        timings["nbgrader"].append(tree_timed(autograde, course, env))
+        timings["own"].append(tree_timed(autograde, unchecked, env))
+        # The test cells' checker gives each exercise EXERCISE_TIMEOUT CPU seconds: so does grade here.
+        timings["grade"].append(tree_timed(
+            _dlgrade() + ["grade", str(course / "submitted"), "--assignment", assignment, "--jobs", "1",
+                          "--db", str(course / f"dlgrade-{i}.sqlite"), "--timeout", str(EXERCISE_TIMEOUT),
+                          "--no-progress"], course, env))
+    nbgrader, own, grade = ({key: _median_or_none([t[key] for t in timings[name]]) for key in ("wall_s", "cpu_s")}
+                            for name in ("nbgrader", "own", "grade"))
+    with NbgraderGradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
+        nbgrader_points = sum(book.find_submission(assignment, f"student_{i:03d}").score for i in range(copies))
+    with Gradebook(course / f"dlgrade-{runs - 1}.sqlite") as book:
+        grade_points = sum(r["score"] for r in book.results())
+
+    def ratio(a, b):
+        return None if a is None or b is None else a / b
+
+    cpu_less_own = None if nbgrader["cpu_s"] is None or own["cpu_s"] is None else nbgrader["cpu_s"] - own["cpu_s"]
+    return {**row, "nbgrader_s": nbgrader["wall_s"], "nbgrader_cpu_s": nbgrader["cpu_s"],
+            "grade_s": grade["wall_s"], "grade_cpu_s": grade["cpu_s"],
+            "nbgrader_own_s": own["wall_s"], "nbgrader_own_cpu_s": own["cpu_s"],
+            "ratio": ratio(nbgrader["wall_s"], grade["wall_s"]), "ratio_cpu": ratio(nbgrader["cpu_s"], grade["cpu_s"]),
+            "ratio_less_nbgrader_own": ratio(nbgrader["wall_s"] - own["wall_s"], grade["wall_s"]),
+            "ratio_cpu_less_nbgrader_own": ratio(cpu_less_own, grade["cpu_s"]),
+            "nbgrader_points": nbgrader_points, "grade_points": grade_points,
+            "each_run": {name: [{key: t[key] for key in ("wall_s", "cpu_s")} for t in runs_of]
+                         for name, runs_of in timings.items()},
+            "target_ratio": NBGRADER_TARGET_RATIO,
+            "meets_target": nbgrader["wall_s"] / grade["wall_s"] <= NBGRADER_TARGET_RATIO,
+            "meets_target_cpu": (ratio(nbgrader["cpu_s"], grade["cpu_s"]) or float("inf")) <= NBGRADER_TARGET_RATIO}
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -335,10 +405,18 @@ def print_tables(rows: list[dict], console: Console) -> None:
             console.print(f"nbgrader autograde against dlgrade grade ({r['assignment']}): not measured, {r['skipped']}")
             continue
         table = Table(title=f"nbgrader autograde against dlgrade grade --jobs 1: {r['submissions']} notebook "
-                            f"submission(s) of {r['assignment']}")
-        for column in ("nbgrader autograde s", "dlgrade grade s", "ratio (wall)", "target"):
-            table.add_column(column, justify="right")
-        table.add_row(_s(r["nbgrader_s"]), _s(r["grade_s"]), _s(r["ratio"]), _target(r, "target_ratio", "×"))
+                            f"submission(s) of {r['assignment']}, the same seed, profile, sandbox and CPU budget "
+                            f"(median of {r.get('runs', 1)})")
+        for column in ("", "nbgrader autograde", "dlgrade grade", "ratio", "nbgrader's own (unchecked cells)",
+                       "ratio less nbgrader's own", "target"):
+            table.add_column(column, justify="left" if not column else "right")
+        table.add_row("wall s", _s(r["nbgrader_s"]), _s(r["grade_s"]), _s(r["ratio"]), _s(r["nbgrader_own_s"]),
+                      _s(r["ratio_less_nbgrader_own"]), _target(r, "target_ratio", "×"))
+        table.add_row("CPU s", _s(r["nbgrader_cpu_s"]), _s(r["grade_cpu_s"]), _s(r["ratio_cpu"]),
+                      _s(r["nbgrader_own_cpu_s"]), _s(r["ratio_cpu_less_nbgrader_own"]),
+                      "" if r["ratio_cpu"] is None else f"≤ {r['target_ratio']:.2f}× "
+                      + ("✓" if r["meets_target_cpu"] else "✗"))
+        table.add_row("points", _s(r["nbgrader_points"]), _s(r["grade_points"]), "", "", "", "")
         console.print(table)
 
 
@@ -353,6 +431,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--save-pause", type=float, default=0.2,
                         help="seconds from a --watch verdict to the next save (a student reading it: seconds)")
     parser.add_argument("--nbgrader-assignment", default="a1_backprop")
+    parser.add_argument("--nbgrader-runs", type=int, default=1,
+                        help="autogrades and grades of the nbgrader section, taken in turns (median)")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help="what to measure (default all): " + ", ".join(SECTIONS) + " (batch needs submission)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "grading_speed.json")
@@ -393,7 +473,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 keep({"section": "nbgrader", "assignment": args.nbgrader_assignment, "submissions": 0,
                       "skipped": "not run in --quick mode"})
             else:
-                keep(nbgrader_against_grade(args.nbgrader_assignment, args.submissions, work))
+                keep(nbgrader_against_grade(args.nbgrader_assignment, args.submissions, work, args.nbgrader_runs))
     print_tables(rows, Console(width=170))
     write_results(args.out, rows, {**notes, "load_average_after": os.getloadavg()})
     return rows

@@ -16,7 +16,16 @@ history, writes it as a module, and checks it at the grading profile in a fresh 
 sandboxed worker runs the student code. The first test cell of a notebook checks, in that one
 process, what every test cell of the notebook will ask for (see `points_earned`), so an autograde
 imports the checker once per notebook, not once per cell. Its output is captured, so nothing reaches
-the cell's stderr (nbgrader gives 0 to a cell that writes to stderr). The kernel itself is not a
+the cell's stderr (nbgrader gives 0 to a cell that writes to stderr).
+
+Checked ahead: the course's `nbgrader_config.py` (as `generate` writes it) makes `autograde_hook`
+nbgrader's pre-convert hook of autograde. It runs in nbgrader's own process before the kernels of
+a submission start, and checks there what every test cell of the submission's notebooks will ask
+for, on the code each cell will have run as the notebook files say, with the checker (and torch)
+loaded once for the whole autograde and the reference's evaluations shared by its submissions, as
+`dlgrade grade` does. A test cell uses such a verdict only when the code it has run, the sibling
+notebooks beside it and the seed are exactly those it was checked on; otherwise it checks what it
+has run, as above. Either way student code runs in the sandboxed worker only. The kernel itself is not a
 sandbox: a notebook can tamper with the test cells' code in it. Grades you must defend come from
 `dlgrade grade submitted/`, which checks the same notebooks without running them in a kernel.
 """
@@ -24,14 +33,20 @@ sandbox: a notebook can tamper with the test cells' code in it. Grades you must 
 from __future__ import annotations
 
 import ast
+import atexit
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from dlgrade.grader.grading.notebooks import METADATA_KEY, code_cells, module_source
+
+#: This module's import name, as the generated test cells and nbgrader's config name it.
+_BRIDGE = "dlgrade.grader.integrations.nbgrader_bridge"
 
 
 # -- generating the course source ------------------------------------------------------------------
@@ -83,7 +98,7 @@ def generate(assignment: str, out: Path | str, only_modules: list[str] | None = 
                 points = exercises[node.name].points
                 test = nbformat.v4.new_code_cell(
                     f"# Autograder test of {node.name} ({points:g} points): the points it earns.\n"
-                    f"from dlgrade.grader.integrations.nbgrader_bridge import points_earned\n"
+                    f"from {_BRIDGE} import points_earned\n"
                     f"points_earned({node.name!r})")
                 test.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
                                              "grade_id": f"test_{node.name}", "points": points,
@@ -99,7 +114,10 @@ def generate(assignment: str, out: Path | str, only_modules: list[str] | None = 
         config.write_text("c = get_config()  # noqa: F821\n"
                           f"c.CourseDirectory.root = {str(out.resolve())!r}\n"
                           # The checker runs a whole module's exercises in the first test cell.
-                          "c.Execute.timeout = 600\n")
+                          "c.Execute.timeout = 600\n"
+                          # Each submission checked ahead, in nbgrader's process (see the module's doc).
+                          f"c.Autograde.pre_convert_hook = {_BRIDGE + '.autograde_hook'!r}\n"
+                          f"c.Autograde.post_convert_hook = {_BRIDGE + '.autograde_done_hook'!r}\n")
     return written
 
 
@@ -121,7 +139,7 @@ def _setup_code(tree: ast.Module, source: str, modules: list[str]) -> str:
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             lines.append(ast.get_source_segment(source, node))
     if siblings:
-        lines = ["from dlgrade.grader.integrations.nbgrader_bridge import import_sibling_notebooks",
+        lines = [f"from {_BRIDGE} import import_sibling_notebooks",
                  "import_sibling_notebooks()  # lets `from layers import ...` load layers.ipynb from this folder",
                  *lines]
     return "\n".join(lines)
@@ -181,13 +199,28 @@ def points_earned(exercise: str) -> float:
     nothing to stderr; raises RuntimeError when the checker itself fails (nbgrader then shows
     the traceback and gives 0).
 
-    The module is checked once per autograde, not once per test cell: the first test cell
-    reads the notebook being run (`<module>.ipynb` in the current folder, as nbgrader runs it)
-    and checks, in one process, each test cell's exercise on the code of the cells before that
-    cell, which is what that cell would have checked (see `_shared_runs` for when the code of a
-    later cell stands in for it). A later cell uses that verdict when the code it has run is the
-    code planned for it; otherwise (a notebook run out of order, or not from this file) it
-    checks what it has run, as before."""
+    Where `autograde_hook` checked this very code ahead (the same code before the cell, the
+    same sibling notebooks, the same seed), its verdict is the cell's, and this kernel imports
+    no checker. Else the module is checked once per autograde, not once per test cell: the
+    first test cell reads the notebook being run (`<module>.ipynb` in the current folder, as
+    nbgrader runs it) and checks, in one process, each test cell's exercise on the code of the
+    cells before that cell, which is what that cell would have checked (see `_shared_runs` for
+    when the code of a later cell stands in for it). A later cell uses that verdict when the
+    code it has run is the code planned for it; otherwise (a notebook run out of order, or not
+    from this file) it checks what it has run, as before."""
+    verdict = _verdict_checked_ahead(exercise)
+    if verdict is None:
+        verdict = _verdict_checked_here(exercise)
+    if not verdict["passed"]:
+        from dlgrade.grader.outputs.report import failure_lines
+
+        print(f"{exercise}: {verdict['points']:g}/{verdict['max_points']:g}")
+        print("\n".join(failure_lines(verdict)))
+    return round(min(float(verdict["points"]), float(verdict["max_points"])), 4)
+
+
+def _verdict_checked_here(exercise: str) -> dict:
+    """The verdict on `exercise` from a checker process this kernel starts (see points_earned)."""
     from dlgrade.checkers.registry import all_exercises
 
     chosen = next(e for e in all_exercises() if e.name == exercise)
@@ -209,12 +242,166 @@ def points_earned(exercise: str) -> float:
     verdict = _checked.get((source, exercise))
     if verdict is None:
         raise RuntimeError(f"dlgrade check gave no verdict on {exercise}")
-    if not verdict["passed"]:
-        from dlgrade.grader.outputs.report import failure_lines
+    return verdict
 
-        print(f"{exercise}: {verdict['points']:g}/{verdict['max_points']:g}")
-        print("\n".join(failure_lines(verdict)))
-    return round(min(float(verdict["points"]), float(verdict["max_points"])), 4)
+
+# -- checked ahead, in nbgrader's process ----------------------------------------------------------
+
+#: Names the file of the verdicts `autograde_hook` checked ahead for the submission being autograded
+#: (set in nbgrader's environment, which the kernels it starts inherit).
+AHEAD_ENV = "DLGRADE_NBGRADER_AHEAD"
+#: The verdicts file read in this kernel: (its path, its contents).
+_ahead: tuple[str, dict] | None = None
+#: The folder `autograde_hook` wrote its verdicts in, removed by the next hook or at the end.
+_ahead_folder: str | None = None
+
+
+def _check_key(assignment: str, exercise: str, modules: dict[str, str], seed: str | None) -> str:
+    """What identifies a check: the exercise, the module sources of the submission it runs on
+    (the exercise's own module and its siblings), and the seed."""
+    text = json.dumps([assignment, exercise, sorted(modules.items()), seed])
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _verdict_checked_ahead(exercise: str) -> dict | None:
+    """The verdict `autograde_hook` found for `exercise` on exactly the code this kernel has run
+    and the sibling notebooks beside it, with this kernel's seed; None when there is none."""
+    global _ahead
+    path = os.environ.get(AHEAD_ENV)
+    if not path:
+        return None
+    if _ahead is None or _ahead[0] != path:
+        try:
+            _ahead = (path, json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return None
+    known = _ahead[1].get("exercises", {}).get(exercise)
+    if not isinstance(known, dict):
+        return None
+    from dlgrade.grader.boundary.intake import Refused
+
+    siblings = set(known["siblings"])
+    ran = [c for c in _history() if not _is_test_cell(c)]
+    try:
+        modules = {**_sibling_sources(known["module"], siblings), known["module"]: module_source(ran, siblings)}
+    except (OSError, Refused):
+        return None
+    key = _check_key(known["assignment"], exercise, modules, os.environ.get("DLGRADE_COURSE_SEED"))
+    return _ahead[1].get("verdicts", {}).get(key)
+
+
+def autograde_hook(notebooks=(), **_) -> None:
+    """nbgrader's pre-convert hook of autograde (`c.Autograde.pre_convert_hook`): before the kernels
+    of a submission start, check what each test cell of its `notebooks` (nbgrader's list, in the
+    order it runs them) will ask for, and name the verdicts' file in AHEAD_ENV for those kernels.
+    A failure here costs only time: each test cell then checks what it has run."""
+    autograde_done_hook()
+    try:
+        verdicts = check_ahead([Path(n) for n in notebooks], os.environ.get("DLGRADE_COURSE_SEED"))
+    except Exception as e:  # noqa: BLE001 - never stop an autograde: the kernels check for themselves
+        print(f"dlgrade: the submission was not checked ahead ({type(e).__name__}: {e}); "
+              "each notebook checks itself", file=sys.stderr)
+        return
+    global _ahead_folder
+    _ahead_folder = tempfile.mkdtemp(prefix="dlgrade-nbgrader-")
+    atexit.unregister(autograde_done_hook)
+    atexit.register(autograde_done_hook)  # should nbgrader stop before its post-convert hook
+    path = Path(_ahead_folder, "verdicts.json")
+    path.write_text(json.dumps(verdicts), encoding="utf-8")
+    os.environ[AHEAD_ENV] = str(path)
+
+
+def autograde_done_hook(**_) -> None:
+    """nbgrader's post-convert hook of autograde: the verdicts checked ahead are forgotten."""
+    global _ahead_folder
+    os.environ.pop(AHEAD_ENV, None)
+    if _ahead_folder is not None:
+        shutil.rmtree(_ahead_folder, ignore_errors=True)
+        _ahead_folder = None
+
+
+def check_ahead(notebooks: list[Path], seed: str | None) -> dict:
+    """Check, in this process (the checker loaded once for every submission it is given), what the
+    test cells of `notebooks` will ask for when nbgrader runs them in this order: each notebook
+    planned as its first test cell plans it (`_plan`, `_shared_runs`), beside the notebooks run
+    before it (those are the siblings its kernel will find). Returns {"exercises": {exercise:
+    where its test cells look up verdicts}, "verdicts": {key of a check: verdict as JSON}}."""
+    from dlgrade.checkers.registry import all_exercises
+    from dlgrade.grader.boundary.intake import MAX_NOTEBOOK_BYTES, Refused, SubmissionTree
+    from dlgrade.grader.grading.notebooks import cell_sources, notebook_module, parse_notebook
+
+    exercises = list(all_exercises())
+    checked_seed = _seed_number(seed)
+    ran_before: dict[str, str] = {}
+    found: dict[str, dict] = {}
+    runs: dict[str, tuple[str, dict[str, str], list[str]]] = {}  # key of the folder: (assignment, folder, names)
+    wanted: list[tuple[str, str, str]] = []  # (key of a check, key of the folder that answers it, exercise)
+    for notebook in notebooks:
+        try:
+            # Read as `dlgrade grade` reads it: bounded, and never through a link out of its folder.
+            nb = parse_notebook(SubmissionTree(notebook.parent).read(notebook.name, MAX_NOTEBOOK_BYTES), notebook.name)
+            assignment, modules = notebook_module(nb, notebook.name)
+        except (OSError, Refused):
+            continue
+        module = notebook.stem
+        siblings = {e.module for e in exercises if e.assignment == assignment}
+        if modules != [module]:  # its test cells read `<module>.ipynb`: a notebook named otherwise is not theirs
+            continue
+        cells = cell_sources(nb)
+        own = {e.name for e in exercises if e.assignment == assignment and e.module == module}
+        given = {m: text for m, text in ran_before.items() if m in siblings and m != module}
+        for run, shares in _shared_runs(_plan(cells, own), siblings).items():
+            folder = {**given, module: run}
+            folder_key = _check_key(assignment, "", folder, seed)
+            runs.setdefault(folder_key, (assignment, folder, []))[2].extend(name for name, _ in shares)
+            for name, cell_source in shares:
+                wanted.append((_check_key(assignment, name, {**given, module: cell_source}, seed), folder_key, name))
+                found[name] = {"assignment": assignment, "module": module, "siblings": sorted(siblings)}
+        if module in siblings:
+            ran_before[module] = module_source(cells, siblings)
+    verdicts = _check_folders(runs, checked_seed)
+    return {"exercises": found,
+            "verdicts": {key: verdicts[folder_key][name] for key, folder_key, name in wanted
+                         if name in verdicts.get(folder_key, {})}}
+
+
+def _seed_number(seed: str | None) -> int | None:
+    """The seed a test cell's checker process reads from DLGRADE_COURSE_SEED (see `_main`)."""
+    if seed is None:
+        return None
+    if not seed.strip().isdigit():
+        raise ValueError("DLGRADE_COURSE_SEED: expected one non-negative integer")
+    return int(seed.strip())
+
+
+def _check_folders(runs: dict[str, tuple[str, dict[str, str], list[str]]], seed: int | None) -> dict[str, dict]:
+    """Check each submission of `runs` ({key: (assignment, {module: source}, exercise names)}) at the
+    grading profile, sandboxed, in this process: {key: {exercise: verdict as JSON}}."""
+    from dlgrade.grader.grading.session import exercise_json, run_checks
+    from dlgrade.grader.outputs.escape import json_ready
+
+    _one_thread()
+    found = {}
+    with tempfile.TemporaryDirectory(prefix="dlgrade-nb-") as tmp:
+        for i, (key, (assignment, folder, names)) in enumerate(runs.items()):
+            root = Path(tmp, f"submission{i}")
+            (root / assignment).mkdir(parents=True)
+            try:
+                for module, text in folder.items():
+                    (root / assignment / f"{module}.py").write_text(text)
+            except UnicodeEncodeError:  # as in `_run_checker`: the test cells that ask say so themselves
+                continue
+            _, results = run_checks(names, root, "grading", seed, sandbox=True, exercise_timeout=EXERCISE_TIMEOUT)
+            found[key] = {r.name: json_ready(exercise_json(r)) for r in results}
+    return found
+
+
+def _one_thread() -> None:
+    """torch keeps to one thread in a checker process, as in `dlgrade grade`'s pool: a check is one
+    job among others on the machine's cores (nbgrader's kernel, its worker)."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def _is_test_cell(source: str) -> bool:
@@ -248,6 +435,13 @@ def _planned_checks(chosen, siblings: set[str]) -> list[tuple[str, list[str]]]:
         cells = code_cells(f"{chosen.module}.ipynb")
     except (OSError, Refused):
         return []
+    return _plan(cells, module_exercises)
+
+
+def _plan(cells: list[str], module_exercises: set[str]) -> list[tuple[str, list[str]]]:
+    """(exercise, the code cells before its test cell) for the first test cell of each exercise
+    of `module_exercises` among a notebook's code `cells`."""
+    module_exercises = set(module_exercises)
     planned, before = [], []
     for cell in cells:
         if not _is_test_cell(cell):
@@ -334,8 +528,7 @@ def _run_checker(assignment: str, module: str, siblings: set[str], plan: dict[st
     """Check, in one fresh process (`python -m dlgrade.grader.integrations.nbgrader_bridge`),
     each module source of `plan` with its exercises: {source: {exercise: verdict as JSON}}."""
     with tempfile.TemporaryDirectory(prefix="dlgrade-nb-") as tmp:
-        given = {m: module_source(code_cells(f"{m}.ipynb"), siblings)
-                 for m in sorted(siblings - {module}) if Path(f"{m}.ipynb").is_file()}
+        given = _sibling_sources(module, siblings)
         runs = []
         for i, (source, names) in enumerate(plan.items()):
             folder = Path(tmp, f"submission{i}", assignment)
@@ -357,7 +550,7 @@ def _run_checker(assignment: str, module: str, siblings: set[str], plan: dict[st
             os.close(seed_write)
             seed_args = ["--seed-file", f"/dev/fd/{seed_read}"]
         try:
-            run = subprocess.run([sys.executable, "-m", "dlgrade.grader.integrations.nbgrader_bridge", str(plan_file),
+            run = subprocess.run([sys.executable, "-m", _BRIDGE, str(plan_file),
                                   *seed_args], capture_output=True, text=True, stdin=subprocess.DEVNULL, env=env,
                                  pass_fds=() if seed_read is None else (seed_read,))
         finally:
@@ -372,6 +565,13 @@ def _run_checker(assignment: str, module: str, siblings: set[str], plan: dict[st
     return found
 
 
+def _sibling_sources(module: str, siblings: set[str]) -> dict[str, str]:
+    """The modules that the notebooks of the other modules of the assignment beside this one hold
+    (in the current folder: those nbgrader has autograded so far), by module."""
+    return {m: module_source(code_cells(f"{m}.ipynb"), siblings)
+            for m in sorted(siblings - {module}) if Path(f"{m}.ipynb").is_file()}
+
+
 def check_plan(plan_file: Path, seed: int | None) -> None:
     """What the process `_run_checker` starts does: for each entry of the plan (a submission
     folder, exercise names, a JSON file), check them at the grading profile, sandboxed, and
@@ -379,6 +579,7 @@ def check_plan(plan_file: Path, seed: int | None) -> None:
     from dlgrade.grader.grading.session import run_checks
     from dlgrade.grader.outputs.report import write_json
 
+    _one_thread()
     for entry in json.loads(Path(plan_file).read_text()):
         profile, results = run_checks(list(entry["names"]), Path(entry["path"]), "grading", seed, sandbox=True,
                                       exercise_timeout=EXERCISE_TIMEOUT)

@@ -193,6 +193,20 @@ def test_a_hung_call_is_stopped_and_the_next_call_gets_a_fresh_worker(tmp_path):
         assert sub.call(A1, "layers", "relu_forward", [np.ones(2)], keep=(1,)).error is None
 
 
+def submission_in(mode: str, path: Path, monkeypatch):
+    """The submission in `path` behind the call boundary of `mode`: "in-process",
+    "worker-alone" (in this process, as the worker runs it), "bwrap" or "landlock"."""
+    from dlgrade.grader.boundary.submission import InProcessSubmission
+
+    if mode in ("in-process", "worker-alone"):
+        return InProcessSubmission(path, only_student_code=mode == "worker-alone")
+    if mode == "bwrap" and bwrap_path() is None:
+        pytest.skip("bubblewrap is not installed on this machine")
+    if mode == "landlock":
+        monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
+    return SandboxedSubmission(path)
+
+
 @pytest.mark.parametrize("mode", ["worker-alone", "bwrap", "landlock"])
 def test_each_call_is_told_whether_it_drew_from_numpy_s_global_random_state(tmp_path, monkeypatch, mode):
     """The worker keeps the global state after one call as the state before the next (nothing
@@ -211,16 +225,7 @@ def test_each_call_is_told_whether_it_drew_from_numpy_s_global_random_state(tmp_
     """)
     losses = path / A1 / "losses.py"
     losses.write_text(losses.read_text() + "\n\nnp.random.rand()  # imported after the calls above\n")
-    if mode == "worker-alone":
-        from dlgrade.grader.boundary.submission import InProcessSubmission
-        sub = InProcessSubmission(path, only_student_code=True)
-    else:
-        if mode == "bwrap" and bwrap_path() is None:
-            pytest.skip("bubblewrap is not installed on this machine")
-        if mode == "landlock":
-            monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
-        sub = SandboxedSubmission(path)
-    with sub:
+    with submission_in(mode, path, monkeypatch) as sub:
         def drew(function):
             outcome = sub.call(A1, "layers", function, [np.ones(3)])
             return outcome.global_random_used
@@ -236,7 +241,7 @@ def test_a_batched_backward_is_made_only_on_a_forward_of_the_shapes_it_needs(tmp
     """A call that requires shapes of the call whose cache it gets is made only where that
     call's first outputs are arrays of exactly those shapes: the student sees the calls that
     the checker, one call after the other, would have made."""
-    from dlgrade.grader.boundary.submission import BatchCall, InProcessSubmission, earlier
+    from dlgrade.grader.boundary.submission import BatchCall, earlier
 
     path = planted(tmp_path, "layers", """
         CALLS = []
@@ -248,14 +253,7 @@ def test_a_batched_backward_is_made_only_on_a_forward_of_the_shapes_it_needs(tmp
         def tanh_forward(x):
             return np.array(len(CALLS)), None
     """)
-    if mode == "in-process":
-        sub = InProcessSubmission(path)
-    else:
-        if mode == "bwrap" and bwrap_path() is None:
-            pytest.skip("bubblewrap is not installed on this machine")
-        if mode == "landlock":
-            monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
-        sub = SandboxedSubmission(path)
+    sub = submission_in(mode, path, monkeypatch)
 
     def pair(n: int, shapes):
         return [BatchCall(A1, "layers", "relu_forward", (np.ones(n),), keep=(1,)),
@@ -278,7 +276,7 @@ def test_an_update_rule_s_steps_in_one_batch_get_what_the_step_before_returned(t
     """Chained calls: each step is given the (next_w, config) the step before returned, as it
     would be after crossing to the checker and back, and is made only where that step returned
     a step of the shape asked for; a step that only comes after another needs it too."""
-    from dlgrade.grader.boundary.submission import BatchCall, InProcessSubmission
+    from dlgrade.grader.boundary.submission import BatchCall
 
     A3 = "a3_optimizers"
     path = planted(tmp_path, "optim", """
@@ -291,14 +289,7 @@ def test_an_update_rule_s_steps_in_one_batch_get_what_the_step_before_returned(t
         def sgd_momentum(w, dw, config=None):
             return np.array(len(CALLS)), {}
     """, assignment=A3)
-    if mode == "in-process":
-        sub = InProcessSubmission(path)
-    else:
-        if mode == "bwrap" and bwrap_path() is None:
-            pytest.skip("bubblewrap is not installed on this machine")
-        if mode == "landlock":
-            monkeypatch.setenv("DLGRADE_NO_BWRAP", "1")
-        sub = SandboxedSubmission(path)
+    sub = submission_in(mode, path, monkeypatch)
     w, dw = np.ones(2), np.full(2, 0.5)
 
     def step(k: int, position: int = 0):

@@ -314,6 +314,31 @@ def test_an_update_rule_s_steps_in_one_batch_get_what_the_step_before_returned(t
         assert int(count) == 7, "a step was made after a step that was not one"
 
 
+@pytest.mark.parametrize("mode", ["bwrap", "landlock"])
+def test_a_worker_that_answers_more_than_it_was_asked_is_stopped(tmp_path, monkeypatch, mode):
+    """A call whose worker sends an answer beyond the one asked for gets a crash verdict and
+    the worker is replaced: the extra answer never stands for a later call's."""
+    path = planted(tmp_path, "layers", """
+        import sys as _sys
+        _SENT = []
+        def tanh_forward(x):
+            frame = _sys._getframe()
+            while frame is not None and "answers" not in frame.f_locals:
+                frame = frame.f_back
+            if frame is not None and not _SENT:
+                _SENT.append(1)
+                wire = next(m for n, m in _sys.modules.items() if n.endswith("wire") and hasattr(m, "encode"))
+                frame.f_locals["answers"].write(wire.encode({"value": (np.full(x.shape, 7.0), None), "error": None}))
+                frame.f_locals["answers"].flush()
+            return np.tanh(x), (x,)
+    """)
+    with submission_in(mode, path, monkeypatch) as sub:
+        extra = sub.call(A1, "layers", "tanh_forward", [np.zeros(2)])
+        assert extra.error is not None and "not asked for" in extra.error.message
+        after = sub.call(A1, "layers", "relu_forward", [np.ones(2)])  # a fresh worker: no answer waiting
+        assert after.error is None and np.array_equal(after.value[0], np.ones(2))
+
+
 # -- the same verdicts in and out of the sandbox ------------------------------------------------------
 
 

@@ -924,6 +924,12 @@ class _Worker:
                 if self.watchdog.reason:
                     raise _Stopped(self.watchdog.reason)
                 answers.append(answer)
+            if self._unread or select.select([self._answers], [], [], 0)[0]:
+                # Only answers to requests come from a worker: more is one its submission took over,
+                # whose next answers could be anything; its last call gets that verdict.
+                self.stop()
+                answers[-1] = StudentError("crash", f"{function} crashed the worker process: it sent answers it "
+                                                    f"was not asked for")
             return answers
         except _Stopped as stopped:
             return answers + self._not_made(functions[len(answers) + 1:], self._stopped(

@@ -145,7 +145,9 @@ CASES = {
     "socket_buffers": Case(modes=BOTH),
     "fallocate_tmp": Case(modes=BOTH),
     "autogroup_nice": Case(modes=BOTH),
-    "answers_without_reading": Case(expect=WRONG + HANG + CRASH, max_seconds=wait_allowance(EXERCISE_TIMEOUT) + 10),
+    # Forged answers, then a worker replaced at each: what it returns changes from call to call.
+    "answers_without_reading": Case(expect=WRONG + HANG + CRASH + ("nondeterministic",),
+                                    max_seconds=wait_allowance(EXERCISE_TIMEOUT) + 10),
     "memfd_hoard": Case(modes=BOTH),
     "unlinked_tmp": Case(expect=WRONG + STOPPED, modes=BOTH),
     "starve_itself": Case(modes=BOTH),

@@ -421,11 +421,6 @@ def backward_properties(forward: Target, backward: str, reference: Callable, cas
     sum_axes = dict(sum_axes or {})
     differentiable = tuple(differentiable)
 
-    def grads_of(ctx: Context, case: Case, upstreams: dict[str, Any], cache: Handle) -> tuple[dict[str, Any], CallOutcome]:
-        outcome = ctx.call(backward, *upstreams.values(), cache)
-        inputs = {n: case.args[n] for n in differentiable}
-        return unpack_gradients(backward, outcome.value, inputs), outcome
-
     def upstream_for(case: Case, ev: Evaluation, dtype=None) -> dict[str, Any]:
         rng = case.rng(1)
         ups = {name: upstream(rng, np.shape(out)) for name, out in _as_outputs(forward, ev.output).items()}
